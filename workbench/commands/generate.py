@@ -1,0 +1,87 @@
+"""``workbench generate PROMPT``: stream a reply token by token, optionally with probabilities."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.text import Text
+
+from workbench.commands.common import load_settings, load_with_progress, require_text, sampling_settings, user_config
+from workbench.safetext import safe_text
+
+
+def probability_style(p: float) -> str:
+    """Green for confident tokens through yellow to red for unlikely ones."""
+    if p >= 0.5:
+        return "green"
+    if p >= 0.1:
+        return "yellow"
+    return "red"
+
+
+def run(args: argparse.Namespace) -> int:
+    text = require_text(args.prompt)
+    config = user_config()
+    settings = sampling_settings(args, config)  # validated before the slow imports
+
+    from workbench.engine.decoding import Decoder, Generation
+    from workbench.engine.prompts import chat_prompt, completion_prompt
+    from workbench.engine.sampling import Sampler
+
+    sampler = Sampler(settings)
+    loaded = load_with_progress(load_settings(args, config), quiet=args.json)
+    if args.chat:
+        messages = [{"role": "system", "content": args.system}] if args.system else []
+        messages.append({"role": "user", "content": text})
+        prompt = chat_prompt(loaded.tokenizer, messages)
+    else:
+        prompt = completion_prompt(loaded.tokenizer, text)
+    console = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False)
+    if prompt.notice and not args.json:
+        err.print(f"note: {prompt.notice}", markup=False)
+
+    generation = Generation(Decoder(loaded, prompt.ids), sampler, top_k=5 if args.show_probs else 0)
+    if not args.json and not args.chat:
+        console.print(Text(safe_text(text), style="dim"), end="")
+    for step in generation:
+        if args.json:
+            continue
+        if args.show_probs:
+            label = Text(f"{step.index:>4}  ")
+            label.append(step.label, style=probability_style(step.p))
+            label.append(f"  id={step.token_id}  p={step.p:.4f}  q={step.q:.4f}  rank={step.rank}", style="dim")
+            console.print(label)
+        elif step.text:
+            console.print(Text(safe_text(step.text)), end="")
+            sys.stdout.flush()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "prompt_ids": list(prompt.ids),
+                    "text": generation.text,
+                    "finish_reason": generation.finish_reason,
+                    "tokens_per_second": generation.tokens_per_second,
+                    "tokens": [
+                        {"id": s.token_id, "text": s.text, "label": s.label, "p": s.p, "q": s.q, "rank": s.rank, "chosen_by": s.chosen_by}
+                        for s in generation.steps
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    if not args.show_probs:
+        console.print()
+    err.print(
+        Text(
+            f"[{len(generation.steps)} tokens, {generation.tokens_per_second:.1f} tokens/s, "
+            f"ended: {generation.finish_reason}]",
+            style="dim",
+        )
+    )
+    return 0

@@ -1,0 +1,351 @@
+"""Load a tokenizer and model onto a device and dtype, with progress reports.
+
+A GGUF file is de-quantised to float32 by transformers (seconds per load); we keep the
+result as a safetensors folder in the user cache so later loads of the same file take a
+fraction of that time.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from workbench import paths
+from workbench.engine.devices import DevicePlan, plan_device, plan_dtype
+from workbench.engine.errors import ModelLoadError, ModelSourceError, WorkbenchError
+from workbench.engine.progress import (
+    LoadProgress,
+    ProgressCallback,
+    callback_tqdm,
+    gguf_dequantisation_progress,
+    quiet_libraries,
+)
+from workbench.engine.settings import LoadSettings
+from workbench.engine.sources import ModelSource, resolve_source
+
+log = logging.getLogger(__name__)
+CACHE_FORMAT = 1  # bump when the cached folder layout changes
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    """A model ready to decode, with what the UI shows about it."""
+
+    model: PreTrainedModel
+    tokenizer: Any  # a transformers tokenizer (fast, "TokenizersBackend", or slow)
+    source: ModelSource
+    settings: LoadSettings
+    plan: DevicePlan
+    dtype: torch.dtype
+    load_seconds: float
+    from_cache: bool = False
+    eos_token_ids: frozenset[int] = field(default_factory=frozenset)
+    _table: Any = None
+
+    @property
+    def table(self) -> Any:
+        """The model's :class:`~workbench.engine.tokens.TokenTable`, shared by every decoder."""
+        if self._table is None:
+            from workbench.engine.tokens import TokenTable
+
+            self._table = TokenTable(self.tokenizer)
+        return self._table
+
+    @property
+    def input_device(self) -> torch.device:
+        """Where input ids go: the embedding's device (differs from others under device_map)."""
+        return self.model.get_input_embeddings().weight.device
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+    @property
+    def context_length(self) -> int | None:
+        config = self.model.config.get_text_config()
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def weights_bytes(self) -> int:
+        return sum(p.numel() * p.element_size() for p in self.model.parameters())
+
+    def release(self) -> None:
+        """Drop the weights and return accelerator memory (before loading another model)."""
+        self.model = None  # type: ignore[assignment]
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def load_model(settings: LoadSettings | None = None, progress: ProgressCallback | None = None) -> LoadedModel:
+    """Load ``settings.model`` (resolved with :func:`resolve_source`) and its tokenizer."""
+    settings = settings or LoadSettings()
+    report = progress or (lambda _: None)
+    quiet_libraries()
+    source = resolve_source(settings.model)
+    plan = plan_device(settings.device)
+    dtype = plan_dtype(settings.dtype, plan)
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if source.gguf_file:
+                model, tokenizer, from_cache = _load_gguf(source, dtype, report)
+            else:
+                model, tokenizer = _load_pretrained(source, settings, dtype, plan, report)
+                from_cache = False
+            if plan.device_map is None:
+                report(LoadProgress(f"Moving to {plan.device}"))
+                model = model.to(device=plan.device, dtype=dtype)
+    except WorkbenchError:
+        raise
+    except (torch.OutOfMemoryError, MemoryError) as exc:
+        raise ModelLoadError(
+            f"out of memory loading {source.display_name} on {plan.label} in {dtype}: "
+            f"try a smaller dtype (bfloat16/float16), another device, or a smaller model ({_first_line(exc)})"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any library failure becomes one clear line
+        raise ModelLoadError(f"could not load {source.display_name}: {_first_line(exc)}") from exc
+    model.eval()
+    report(LoadProgress("Ready", 1, 1))
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        source=source,
+        settings=settings,
+        plan=plan,
+        dtype=dtype,
+        load_seconds=time.perf_counter() - started,
+        from_cache=from_cache,
+        eos_token_ids=_eos_ids(model, tokenizer),
+    )
+
+
+def load_tokenizer(settings: LoadSettings | None = None) -> Any:
+    """Only the tokenizer (for tokenize/vocab commands): no weights are read."""
+    settings = settings or LoadSettings()
+    quiet_libraries()
+    source = resolve_source(settings.model)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if source.gguf_path is not None:
+                cached = gguf_cache_folder(source.gguf_path)
+                if (cached / "tokenizer.json").is_file():
+                    return AutoTokenizer.from_pretrained(cached)
+                _check_gguf_header(source.gguf_path)
+                return AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
+            return AutoTokenizer.from_pretrained(source.location, trust_remote_code=settings.trust_remote_code)
+    except WorkbenchError:
+        raise
+    except OSError as exc:
+        raise _not_found(source, exc) from exc
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"could not load the tokenizer of {source.display_name}: {_first_line(exc)}") from exc
+
+
+def _load_pretrained(
+    source: ModelSource, settings: LoadSettings, dtype: torch.dtype, plan: DevicePlan, report: ProgressCallback
+) -> tuple[PreTrainedModel, Any]:
+    """A hub id or a local folder. Hub files come from the HF cache or are downloaded."""
+    common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
+    if source.kind == "hub":
+        common["local_files_only"] = _hub_files_are_local(source, report)
+    report(LoadProgress("Loading tokenizer"))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
+    except OSError as exc:
+        raise _not_found(source, exc) from exc
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelLoadError(_remote_code_message(source)) from exc
+        raise
+    report(LoadProgress("Loading weights"))
+    kwargs: dict[str, Any] = dict(common, dtype=dtype, use_safetensors=None)
+    if source.kind == "hub":
+        kwargs["tqdm_class"] = callback_tqdm(report, "Downloading")
+    if plan.device_map:
+        kwargs["device_map"] = plan.device_map
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
+    except OSError as exc:
+        raise _not_found(source, exc) from exc
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelLoadError(_remote_code_message(source)) from exc
+        raise
+    return model, tokenizer
+
+
+def _hub_files_are_local(source: ModelSource, report: ProgressCallback) -> bool:
+    """True when the HF cache already has this model (then the network is not touched).
+
+    Otherwise ask the hub once, with a short timeout, so that an unknown id or a missing
+    network gives one clear error at once instead of minutes of download retries.
+    """
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    try:
+        huggingface_hub.snapshot_download(source.location, local_files_only=True, allow_patterns=["config.json"])
+        if huggingface_hub.try_to_load_from_cache(source.location, "config.json"):
+            return True
+    except Exception:  # noqa: BLE001 - not cached (or partly): fall through to the hub
+        pass
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise _not_found(source, OSError("offline"))
+    report(LoadProgress("Contacting the Hugging Face hub"))
+    try:
+        huggingface_hub.HfApi().model_info(source.location, timeout=10)
+    except GatedRepoError:
+        raise ModelSourceError(
+            f"model {source.location!r} is gated: accept its licence on huggingface.co and set HF_TOKEN"
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelSourceError(
+            f"no model {source.location!r} on the Hugging Face hub (check the spelling; private models need HF_TOKEN)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - connection refused, DNS failure, timeout
+        raise ModelSourceError(
+            f"model {source.location!r} is not in the Hugging Face cache and the hub cannot be reached "
+            f"({_first_line(exc)}); connect to the network or use a local folder or .gguf file"
+        ) from None
+    return False
+
+
+def _remote_code_message(source: ModelSource) -> str:
+    return (
+        f"{source.display_name} needs custom code from its repository; if you trust it, "
+        "turn on trust_remote_code for this model (--trust-remote-code)"
+    )
+
+
+def _not_found(source: ModelSource, exc: Exception) -> ModelSourceError:
+    if source.kind == "hub":
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+        reason = "HF_HUB_OFFLINE is set" if offline else "the hub could not be reached or has no such model"
+        return ModelSourceError(
+            f"model {source.location!r} is not in the Hugging Face cache and {reason}; "
+            "check the id, log in (HF_TOKEN) for gated models, or use a local folder or .gguf file"
+        )
+    return ModelSourceError(f"{source.location} holds no loadable model: {_first_line(exc)}")
+
+
+# --- GGUF ------------------------------------------------------------------------------
+
+
+def gguf_cache_folder(gguf_path: Path) -> Path:
+    """Where the de-quantised copy of ``gguf_path`` lives: keyed by path, size, mtime, versions."""
+    stat = gguf_path.stat()
+    key = f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}|{CACHE_FORMAT}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return paths.gguf_cache_dir() / f"{gguf_path.stem}-{digest}"
+
+
+def _load_gguf(source: ModelSource, dtype: torch.dtype, report: ProgressCallback) -> tuple[PreTrainedModel, Any, bool]:
+    gguf_path = source.gguf_path
+    assert gguf_path is not None
+    cached = gguf_cache_folder(gguf_path)
+    if (cached / "model.safetensors").is_file():
+        report(LoadProgress("Loading cached de-quantised weights"))
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(cached)
+            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype)
+            return model, tokenizer, True
+        except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
+            log.warning("discarding damaged GGUF cache %s: %s", cached, exc)
+            shutil.rmtree(cached, ignore_errors=True)
+
+    _check_gguf_header(gguf_path)
+    folder, name = str(gguf_path.parent), gguf_path.name
+    try:
+        report(LoadProgress("Reading tokenizer from GGUF"))
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        with gguf_dequantisation_progress(report):
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    except (torch.OutOfMemoryError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(
+            f"could not read GGUF file {gguf_path.name}: it looks truncated, corrupt or of an "
+            f"unsupported architecture ({_first_line(exc)})"
+        ) from exc
+    report(LoadProgress("Caching de-quantised weights"))
+    _save_gguf_cache(model, tokenizer, cached)
+    return model, tokenizer, False
+
+
+def _check_gguf_header(path: Path) -> None:
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != b"GGUF":
+        raise ModelLoadError(f"{path.name} is not a GGUF file (it does not start with the GGUF magic bytes)")
+
+
+def _save_gguf_cache(model: PreTrainedModel, tokenizer: Any, folder: Path) -> None:
+    """Write the float32 weights, config and tokenizer; atomically, so a crash leaves no half folder.
+
+    ``save_pretrained`` refuses GGUF-loaded models, so the pieces are saved one by one.
+    """
+    from safetensors.torch import save_model
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder.parent))
+    try:
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        model.config.__class__.from_dict(config).save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        save_model(model, str(tmp / "model.safetensors"))
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except Exception as exc:  # noqa: BLE001 - no cache is only slower, not broken
+        log.warning("could not cache de-quantised GGUF weights in %s: %s", folder, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> frozenset[int]:
+    """Every id that ends a reply: the generation config's (often a list) and the tokenizer's."""
+    ids: set[int] = set()
+    config_eos = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(config_eos, int):
+        ids.add(config_eos)
+    elif isinstance(config_eos, (list, tuple)):
+        ids.update(int(i) for i in config_eos)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return frozenset(ids)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

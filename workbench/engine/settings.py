@@ -1,0 +1,171 @@
+"""Validated settings records. Pure Python: importing this never imports torch.
+
+Arguments are checked where they enter, in the manner of transformers'
+``generation/logits_process.py``: a bad value raises a ``SettingsError`` that says what
+values are allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from workbench.engine.errors import SettingsError
+
+MAX_TOP_K_SHOWN = 50
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise SettingsError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+def _whole(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name} must be a whole number, not {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise SettingsError(f"{name} must be a whole number, not {value!r}")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
+        return value.strip().lower() in {"true", "yes", "on", "1"}
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingSettings:
+    """How the next token is chosen. Defaults are transformers' ``GenerationConfig`` defaults.
+
+    ``temperature == 0`` means greedy decoding (as in llama.cpp and most chat UIs).
+    """
+
+    do_sample: bool = True
+    temperature: float = 1.0
+    top_k: int = 50
+    top_p: float = 1.0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 512
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen dataclass: normalise in place once
+        set_(self, "do_sample", _flag("do_sample", self.do_sample))
+        temperature = _number("temperature", self.temperature)
+        if temperature < 0:
+            raise SettingsError(
+                f"temperature must be 0 (greedy) or a positive number such as 0.7, not {self.temperature!r}"
+            )
+        set_(self, "temperature", temperature)
+        top_k = _whole("top_k", self.top_k)
+        if top_k < 0:
+            raise SettingsError(f"top_k must be 0 (off) or a positive whole number such as 40, not {self.top_k!r}")
+        set_(self, "top_k", top_k)
+        top_p = _number("top_p", self.top_p)
+        if not 0 < top_p <= 1:
+            raise SettingsError(f"top_p must be greater than 0 and at most 1 (1 = off), not {self.top_p!r}")
+        set_(self, "top_p", top_p)
+        min_p = _number("min_p", self.min_p)
+        if not 0 <= min_p <= 1:
+            raise SettingsError(f"min_p must be between 0 (off) and 1, not {self.min_p!r}")
+        set_(self, "min_p", min_p)
+        penalty = _number("repetition_penalty", self.repetition_penalty)
+        if penalty <= 0:
+            raise SettingsError(
+                f"repetition_penalty must be a positive number (1 = off, 1.1 discourages repeats), not {self.repetition_penalty!r}"
+            )
+        set_(self, "repetition_penalty", penalty)
+        max_new = _whole("max_new_tokens", self.max_new_tokens)
+        if max_new < 1:
+            raise SettingsError(f"max_new_tokens must be at least 1, not {self.max_new_tokens!r}")
+        set_(self, "max_new_tokens", max_new)
+        if self.seed is not None:
+            seed = _whole("seed", self.seed)
+            if seed < 0:
+                raise SettingsError(f"seed must be a non-negative whole number, not {self.seed!r}")
+            set_(self, "seed", seed)
+
+    @property
+    def greedy(self) -> bool:
+        """True when the argmax is taken: sampling off, or temperature 0."""
+        return not self.do_sample or self.temperature == 0
+
+    def updated(self, **changes: Any) -> SamplingSettings:
+        """A copy with some fields changed, validated like a new one."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown sampling setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SamplingSettings:
+        """Build from a mapping, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def validate_top_k_shown(value: Any) -> int:
+    """How many candidates a chart or table shows: 1..50."""
+    k = _whole("top-k shown", value)
+    if not 1 <= k <= MAX_TOP_K_SHOWN:
+        raise SettingsError(f"the number of candidates shown must be between 1 and {MAX_TOP_K_SHOWN}, not {value!r}")
+    return k
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSettings:
+    """Where and how a model is loaded."""
+
+    model: str = "default"
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        model = str(self.model).strip()
+        if not model:
+            raise SettingsError("model must name a model: 'default', a hub id, a folder or a .gguf file")
+        set_(self, "model", model)
+        device = str(self.device).strip().lower()
+        if not DEVICE_PATTERN.match(device):
+            raise SettingsError(f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+        set_(self, "device", device)
+        dtype = str(self.dtype).strip().lower()
+        if dtype not in DTYPES:
+            raise SettingsError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        set_(self, "dtype", dtype)
+        set_(self, "trust_remote_code", _flag("trust_remote_code", self.trust_remote_code))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

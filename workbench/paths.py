@@ -1,0 +1,57 @@
+"""Every on-disk location workbench uses.
+
+platformdirs gives the per-user folders; ``WORKBENCH_HOME`` replaces all of them with
+sub-folders of one directory (the tests point it at a tmp dir so nothing touches a real
+user's data).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "workbench"
+
+
+def _home_override() -> Path | None:
+    value = os.environ.get("WORKBENCH_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    home = _home_override()
+    return home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    home = _home_override()
+    return home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def cache_dir() -> Path:
+    home = _home_override()
+    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def user_themes_dir() -> Path:
+    return config_dir() / "themes"
+
+
+def database_file() -> Path:
+    return data_dir() / "workbench.db"
+
+
+def gguf_cache_dir() -> Path:
+    """De-quantised GGUF models saved as safetensors folders (see engine/loading.py)."""
+    return cache_dir() / "gguf"
+
+
+def bundled_themes_dir() -> Path:
+    """The ``themes/`` folder shipped beside the package."""
+    return Path(__file__).resolve().parent.parent / "themes"

@@ -1,0 +1,1 @@
+"""The Textual app. Talks to the engine only through its public API."""
