@@ -64,6 +64,23 @@ class LoadedModel:
             self._table = TokenTable(self.tokenizer)
         return self._table
 
+    @classmethod
+    def wrap(cls, model: PreTrainedModel, tokenizer: Any, name: str = "custom model") -> LoadedModel:
+        """Use a model object you built or loaded yourself (scripts, notebooks, tests)."""
+        device = str(next(model.parameters()).device)
+        plan = DevicePlan(device)
+        source = ModelSource("folder", name, spec=name)
+        return cls(
+            model=model.eval(),
+            tokenizer=tokenizer,
+            source=source,
+            settings=LoadSettings(model=name),
+            plan=plan,
+            dtype=next(model.parameters()).dtype,
+            load_seconds=0.0,
+            eos_token_ids=_eos_ids(model, tokenizer),
+        )
+
     @property
     def input_device(self) -> torch.device:
         """Where input ids go: the embedding's device (differs from others under device_map)."""
