@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--out", "-o", default=None, help="write the (matching) vocabulary to FILE (.json, .tsv or .txt)")
     vocab.add_argument("--json", action="store_true", help="machine-readable output")
 
+    from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module
+
+    add_sessions_parser(commands)
+
     return parser
 
 

@@ -201,7 +201,9 @@ def inspect(path: Path) -> int:
 def _probe(conn: sqlite3.Connection) -> tuple[int, int, list[str]]:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    rows = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()
+    rows = conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
     return version, app_id, [r[0] for r in rows]
 
 
@@ -282,7 +284,9 @@ def connect(path: Path) -> tuple[sqlite3.Connection, Path | None]:
     except sqlite3.DatabaseError as exc:
         conn.close()
         if backup is not None:
-            raise WorkbenchError(f"could not upgrade the session database {path} ({exc}); a copy is at {backup}") from None
+            raise WorkbenchError(
+                f"could not upgrade the session database {path} ({exc}); a copy is at {backup}"
+            ) from None
         raise damaged_error(path, exc) from None
     except BaseException:
         conn.close()

@@ -124,7 +124,9 @@ def _snippet(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
     return "".join(plain), tuple(spans)
 
 
-_MESSAGE_COLUMNS = "id, session_id, parent_id, role, content, status, created, stats, sampling_settings, token_count"
+_MESSAGE_COLUMNS = (
+    "id, session_id, parent_id, role, content, status, created, stats, sampling_settings, token_count"
+)
 # Root-to-leaf: walk parent links up from the leaf, then read the path deepest-last.
 _BRANCH_SQL = (
     "WITH RECURSIVE path(id, depth) AS (SELECT ?, 0 UNION ALL"
@@ -200,20 +202,38 @@ class SessionStore:
             status, interrupted = "stopped", True
         sampling = _load(row[8]) if row[8] is not None else None
         return MessageRecord(
-            id=row[0], session_id=row[1], parent_id=row[2], role=row[3], content=row[4], status=status,
-            created=row[6], stats=_load(row[7]), sampling=sampling, token_count=row[9], interrupted=interrupted,
-        )  # fmt: skip
+            id=row[0],
+            session_id=row[1],
+            parent_id=row[2],
+            role=row[3],
+            content=row[4],
+            status=status,
+            created=row[6],
+            stats=_load(row[7]),
+            sampling=sampling,
+            token_count=row[9],
+            interrupted=interrupted,
+        )
 
     @staticmethod
     def _session(row: Sequence[Any]) -> SessionRecord:
         return SessionRecord(
-            id=row[0], title=row[1], model=row[2], created=row[3], updated=row[4], load=_load(row[5]),
-            sampling=_load(row[6]), ui=_load(row[7]), active_leaf_id=row[8],
-        )  # fmt: skip
+            id=row[0],
+            title=row[1],
+            model=row[2],
+            created=row[3],
+            updated=row[4],
+            load=_load(row[5]),
+            sampling=_load(row[6]),
+            ui=_load(row[7]),
+            active_leaf_id=row[8],
+        )
 
     @staticmethod
     def _require_session(conn: sqlite3.Connection, session_id: int) -> tuple[str, int | None]:
-        row = conn.execute("SELECT title, active_leaf_id FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = conn.execute(
+            "SELECT title, active_leaf_id FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
         if row is None:
             raise WorkbenchError(f"there is no session {session_id}")
         return row[0], row[1]
@@ -230,7 +250,9 @@ class SessionStore:
         return int(parent_id)
 
     @staticmethod
-    def _insert_chunk(conn: sqlite3.Connection, message_id: int, steps: Sequence[TokenStep], labels: Labels) -> None:
+    def _insert_chunk(
+        conn: sqlite3.Connection, message_id: int, steps: Sequence[TokenStep], labels: Labels
+    ) -> None:
         if not steps:
             return
         seq = conn.execute(
@@ -254,8 +276,15 @@ class SessionStore:
     ) -> int:
         """A new, empty session; returns its id. Its title comes from the first user message."""
         now = time.time()
-        values = (" ".join(title.split()), model, now, now, _dump(settings_dict(load)),
-                  _dump(settings_dict(sampling)), _dump(ui))  # fmt: skip
+        values = (
+            " ".join(title.split()),
+            model,
+            now,
+            now,
+            _dump(settings_dict(load)),
+            _dump(settings_dict(sampling)),
+            _dump(ui),
+        )
 
         def action(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
@@ -269,7 +298,9 @@ class SessionStore:
 
     def get_session(self, session_id: int) -> SessionRecord:
         row = self._read(
-            lambda c: c.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            lambda c: c.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
         )
         if row is None:
             raise WorkbenchError(f"there is no session {session_id}")
@@ -277,7 +308,9 @@ class SessionStore:
 
     def latest_session_id(self) -> int | None:
         """The most recently updated session, or None when there is none."""
-        row = self._read(lambda c: c.execute("SELECT id FROM sessions ORDER BY updated DESC, id DESC LIMIT 1").fetchone())
+        row = self._read(
+            lambda c: c.execute("SELECT id FROM sessions ORDER BY updated DESC, id DESC LIMIT 1").fetchone()
+        )
         return None if row is None else int(row[0])
 
     def resolve(self, ref: str | int) -> int:
@@ -289,11 +322,15 @@ class SessionStore:
                 raise WorkbenchError("there are no saved sessions yet")
             return latest
         if not text.isdigit():
-            raise WorkbenchError(f"a session is 'last' or a number (see 'workbench sessions list'), not {text!r}")
+            raise WorkbenchError(
+                f"a session is 'last' or a number (see 'workbench sessions list'), not {text!r}"
+            )
         self.get_session(int(text))
         return int(text)
 
-    def list_sessions(self, search: str | None = None, limit: int | None = None, offset: int = 0) -> list[SessionSummary]:
+    def list_sessions(
+        self, search: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[SessionSummary]:
         """Sessions newest first. ``search`` keeps those with a message containing all its
         words (full-text, last word as a prefix) or a title containing it, with a snippet."""
         limit = -1 if limit is None else int(limit)
@@ -348,7 +385,13 @@ class SessionStore:
             raise WorkbenchError("the new title is empty")
 
         def action(conn: sqlite3.Connection) -> None:
-            if conn.execute("UPDATE sessions SET title = ?, updated = ? WHERE id = ?", (title, time.time(), session_id)).rowcount == 0:
+            if (
+                conn.execute(
+                    "UPDATE sessions SET title = ?, updated = ? WHERE id = ?",
+                    (title, time.time(), session_id),
+                ).rowcount
+                == 0
+            ):
                 raise WorkbenchError(f"there is no session {session_id}")
 
         self._write(action)
@@ -376,7 +419,12 @@ class SessionStore:
         assignments = ", ".join(f"{name} = :{name}" for name in changes)
 
         def action(conn: sqlite3.Connection) -> None:
-            if conn.execute(f"UPDATE sessions SET {assignments} WHERE id = :id", {**changes, "id": session_id}).rowcount == 0:
+            if (
+                conn.execute(
+                    f"UPDATE sessions SET {assignments} WHERE id = :id", {**changes, "id": session_id}
+                ).rowcount
+                == 0
+            ):
                 raise WorkbenchError(f"there is no session {session_id}")
 
         self._write(action)
@@ -394,7 +442,9 @@ class SessionStore:
         """A copy of a session (every branch, token records included); returns the new id."""
 
         def action(conn: sqlite3.Connection) -> int:
-            row = conn.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
             if row is None:
                 raise WorkbenchError(f"there is no session {session_id}")
             now = time.time()
@@ -405,7 +455,9 @@ class SessionStore:
                 (title, row[2], now, now, row[5], row[6], row[7]),
             ).lastrowid
             mapping: dict[int, int] = {}
-            for m in conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)).fetchall():
+            for m in conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
+            ).fetchall():
                 status = "stopped" if m[5] == "streaming" else m[5]  # nobody will finish the copy
                 mapping[m[0]] = conn.execute(
                     "INSERT INTO messages (session_id, parent_id, role, content, status, created, stats,"
@@ -468,7 +520,9 @@ class SessionStore:
         """Create an assistant reply in status "streaming" after ``parent_id`` (default: the
         active leaf) and make it the active leaf; ``settings`` are the sampling settings it
         is generated with."""
-        message_id = self.add_message(session_id, "assistant", "", parent_id=parent_id, status="streaming", sampling=settings)
+        message_id = self.add_message(
+            session_id, "assistant", "", parent_id=parent_id, status="streaming", sampling=settings
+        )
         with self._lock:
             self._streaming.add(message_id)
             self._labels[message_id] = {}
@@ -485,14 +539,20 @@ class SessionStore:
         steps = list(steps)
 
         def action(conn: sqlite3.Connection) -> Labels:
-            row = conn.execute("SELECT session_id, role, status FROM messages WHERE id = ?", (message_id,)).fetchone()
+            row = conn.execute(
+                "SELECT session_id, role, status FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
             if row is None:
                 raise WorkbenchError(f"there is no message {message_id}")
             if row[1] != "assistant" or row[2] != "streaming":
-                raise WorkbenchError(f"message {message_id} is not a reply being written (it is a {row[2]} {row[1]} message)")
+                raise WorkbenchError(
+                    f"message {message_id} is not a reply being written (it is a {row[2]} {row[1]} message)"
+                )
             known = self._labels.get(message_id)
             if known is None:  # a reply started by another store: read back what its chunks define
-                chunks = conn.execute("SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,))
+                chunks = conn.execute(
+                    "SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,)
+                )
                 known = labels_of(r[0] for r in chunks)
             labels = dict(known)  # a copy: the cache changes only once the chunk is committed
             self._insert_chunk(conn, message_id, steps, labels)
@@ -539,7 +599,9 @@ class SessionStore:
 
     def get_message(self, message_id: int) -> MessageRecord:
         row = self._read(
-            lambda c: c.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+            lambda c: c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
         )
         if row is None:
             raise WorkbenchError(f"there is no message {message_id}")
@@ -555,7 +617,9 @@ class SessionStore:
     def children(self, message_id: int) -> list[MessageRecord]:
         """The messages that continue ``message_id`` (more than one where the chat branched)."""
         rows = self._read(
-            lambda c: c.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)).fetchall()
+            lambda c: c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
+            ).fetchall()
         )
         return [self._message(r) for r in rows]
 
@@ -564,7 +628,9 @@ class SessionStore:
 
         def action(conn: sqlite3.Connection) -> list[Any]:
             self._require_session(conn, session_id)
-            return conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
+            return conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
+            ).fetchall()
 
         return [self._message(r) for r in self._read(action)]
 
@@ -574,7 +640,9 @@ class SessionStore:
         def action(conn: sqlite3.Connection) -> list[Any]:
             _, active = self._require_session(conn, session_id)
             if active is None:  # e.g. the leaf was deleted: fall back on the newest message
-                active = conn.execute("SELECT max(id) FROM messages WHERE session_id = ?", (session_id,)).fetchone()[0]
+                active = conn.execute(
+                    "SELECT max(id) FROM messages WHERE session_id = ?", (session_id,)
+                ).fetchone()[0]
             return [] if active is None else conn.execute(_BRANCH_SQL, (active,)).fetchall()
 
         return [self._message(r) for r in self._read(action)]
@@ -585,19 +653,29 @@ class SessionStore:
         def action(conn: sqlite3.Connection) -> None:
             self._require_session(conn, session_id)
             self._parent(conn, session_id, leaf_id, None)
-            conn.execute("UPDATE sessions SET active_leaf_id = ?, updated = ? WHERE id = ?", (leaf_id, time.time(), session_id))
+            conn.execute(
+                "UPDATE sessions SET active_leaf_id = ?, updated = ? WHERE id = ?",
+                (leaf_id, time.time(), session_id),
+            )
 
         self._write(action)
 
     def token_steps(self, message_id: int) -> list[TokenStep]:
         """The token records of a reply, in order (empty for messages without any)."""
         chunks = self._read(
-            lambda c: [r[0] for r in c.execute("SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,))]
+            lambda c: [
+                r[0]
+                for r in c.execute(
+                    "SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,)
+                )
+            ]
         )
         try:
             return decode_chunks(chunks)
         except CodecError as exc:
-            raise WorkbenchError(f"the token records of message {message_id} in {self.path} are damaged ({exc})") from None
+            raise WorkbenchError(
+                f"the token records of message {message_id} in {self.path} are damaged ({exc})"
+            ) from None
 
     # -- whole sessions (import) and checks -------------------------------------------------
 
@@ -625,9 +703,15 @@ class SessionStore:
                 conn.execute(
                     "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (" ".join(title.split()), model, now if created is None else created,
-                     now if updated is None else updated,
-                     _dump(settings_dict(load)), _dump(settings_dict(sampling)), _dump(ui)),  # fmt: skip
+                    (
+                        " ".join(title.split()),
+                        model,
+                        now if created is None else created,
+                        now if updated is None else updated,
+                        _dump(settings_dict(load)),
+                        _dump(settings_dict(sampling)),
+                        _dump(ui),
+                    ),
                 ).lastrowid
                 or 0
             )
@@ -640,13 +724,26 @@ class SessionStore:
                     conn.execute(
                         "INSERT INTO messages (session_id, parent_id, role, content, status, created, stats,"
                         " sampling_settings, token_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (session_id, ids.get(d.parent_key), d.role, d.content, status, now if d.created is None else d.created,
-                         _dump(d.stats), None if d.sampling is None else _dump(d.sampling), len(d.steps)),  # fmt: skip
+                        (
+                            session_id,
+                            ids.get(d.parent_key),
+                            d.role,
+                            d.content,
+                            status,
+                            now if d.created is None else d.created,
+                            _dump(d.stats),
+                            None if d.sampling is None else _dump(d.sampling),
+                            len(d.steps),
+                        ),
                     ).lastrowid
                     or 0
                 )
                 self._insert_chunk(conn, ids[d.key], list(d.steps), {})
-            leaf = ids.get(active_key) if active_key is not None else (ids[messages[-1].key] if messages else None)
+            leaf = (
+                ids.get(active_key)
+                if active_key is not None
+                else (ids[messages[-1].key] if messages else None)
+            )
             conn.execute("UPDATE sessions SET active_leaf_id = ? WHERE id = ?", (leaf, session_id))
             return session_id
 

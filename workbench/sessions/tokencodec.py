@@ -125,7 +125,9 @@ def encode_chunk(steps: Sequence[TokenStep], labels: Labels) -> bytes:
         entropies.append(step.entropy)
         texts.append(step.text)
         if len(step.candidates) > MAX_CANDIDATES:
-            raise CodecError(f"a step has {len(step.candidates)} candidates; at most {MAX_CANDIDATES} are stored")
+            raise CodecError(
+                f"a step has {len(step.candidates)} candidates; at most {MAX_CANDIDATES} are stored"
+            )
         counts.append(len(step.candidates))
         flag = _code(_CHOSEN_CODE, step.chosen_by, "chosen_by") | (_code(_KIND_CODE, step.kind, "kind") << 2)
         if step.is_end:
@@ -148,13 +150,25 @@ def encode_chunk(steps: Sequence[TokenStep], labels: Labels) -> bytes:
 
     parts = [
         _HEADER.pack(VERSION, n, len(cand_ids), len(defs), len(exceptions), len(ps), first),
-        _ints("i", deltas), _ints("I", ids), _ints("I", ranks), _floats(entropies),
-        bytes(flags), bytes(counts), _floats(ps), _floats(qs), _strings(texts),
-        _ints("I", cand_ids), _floats(cand_ps), _floats(cand_qs),
-        _ints("I", [d[0] for d in defs]), bytes(_KIND_CODE[d[2]] for d in defs), _strings([d[1] for d in defs]),
-        _ints("I", [x[0] for x in exceptions]), bytes(_KIND_CODE[x[2]] for x in exceptions),
+        _ints("i", deltas),
+        _ints("I", ids),
+        _ints("I", ranks),
+        _floats(entropies),
+        bytes(flags),
+        bytes(counts),
+        _floats(ps),
+        _floats(qs),
+        _strings(texts),
+        _ints("I", cand_ids),
+        _floats(cand_ps),
+        _floats(cand_qs),
+        _ints("I", [d[0] for d in defs]),
+        bytes(_KIND_CODE[d[2]] for d in defs),
+        _strings([d[1] for d in defs]),
+        _ints("I", [x[0] for x in exceptions]),
+        bytes(_KIND_CODE[x[2]] for x in exceptions),
         _strings([x[1] for x in exceptions]),
-    ]  # fmt: skip
+    ]
     return zlib.compress(b"".join(parts), LEVEL)
 
 
@@ -204,7 +218,9 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
     exc_refs, exc_kinds, exc_labels = reader.ints("I", e), reader.take(e), reader.strings(e)
     for token_id, kind, label in zip(def_ids, def_kinds, def_labels, strict=True):
         labels[token_id] = (label, KINDS[kind])
-    overrides = {ref: (label, KINDS[kind]) for ref, kind, label in zip(exc_refs, exc_kinds, exc_labels, strict=True)}
+    overrides = {
+        ref: (label, KINDS[kind]) for ref, kind, label in zip(exc_refs, exc_kinds, exc_labels, strict=True)
+    }
 
     def label_of(position: int, token_id: int) -> tuple[str, str]:
         found = overrides.get(position) if overrides else None
@@ -230,11 +246,20 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
             label, kind = label_of(i, ids[i])
             steps.append(
                 TokenStep(
-                    index=index, token_id=ids[i], label=label, text=texts[i], p=p, q=q, rank=ranks[i],
-                    entropy=entropies[i], candidates=tuple(cands), chosen_by=CHOSEN_BY[flag & 3],  # type: ignore[arg-type]
-                    kind=KINDS[(flag >> 2) & 3], is_end=bool(flag & _IS_END),  # type: ignore[arg-type]
+                    index=index,
+                    token_id=ids[i],
+                    label=label,
+                    text=texts[i],
+                    p=p,
+                    q=q,
+                    rank=ranks[i],
+                    entropy=entropies[i],
+                    candidates=tuple(cands),
+                    chosen_by=CHOSEN_BY[flag & 3],  # type: ignore[arg-type]
+                    kind=KINDS[(flag >> 2) & 3],
+                    is_end=bool(flag & _IS_END),  # type: ignore[arg-type]
                 )
-            )  # fmt: skip
+            )
     except (IndexError, KeyError) as exc:
         raise CodecError(f"token chunk is damaged: {exc!r}") from None
     return steps
