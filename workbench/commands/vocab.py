@@ -16,7 +16,7 @@ from workbench.engine.errors import SettingsError, WorkbenchError
 
 def run(args: argparse.Namespace) -> int:
     from workbench.engine.loading import load_tokenizer
-    from workbench.engine.tokens import TokenTable, search_vocab
+    from workbench.engine.tokens import TokenTable, export_vocabulary, search_vocab
 
     table = TokenTable(load_tokenizer(load_settings(args, user_config())))
     if args.search is not None:
@@ -26,12 +26,14 @@ def run(args: argparse.Namespace) -> int:
             raise SettingsError(str(exc)) from None
     else:
         ids = list(range(table.size))[: args.limit]
-    rows = [{"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids]
-
     if args.out:
-        count = export(rows, Path(args.out))
+        try:
+            count = export_vocabulary(table, Path(args.out), ids)
+        except OSError as exc:
+            raise WorkbenchError(f"could not write {args.out}: {exc.strerror or exc}") from None
         Console(stderr=True, highlight=False).print(f"wrote {count} tokens to {args.out}", markup=False)
         return 0
+    rows = [{"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids]
     if args.json:
         print(json.dumps({"size": table.size, "tokens": rows}, ensure_ascii=False))
         return 0
@@ -46,19 +48,3 @@ def run(args: argparse.Namespace) -> int:
     if len(rows) > 1000:
         console.print(Text(f"… {len(rows) - 1000} more; use --out FILE for all of them", style="dim"))
     return 0
-
-
-def export(rows: list[dict], path: Path) -> int:
-    """Write rows as JSON (a list), TSV (id, token text with \\t/\\n escaped, kind) or plain text."""
-    try:
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-        else:
-            lines = ["id\ttoken\tkind"] if path.suffix.lower() == ".tsv" else []
-            for row in rows:
-                text = row["token"].replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                lines.append(f"{row['id']}\t{text}\t{row['kind']}")
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise WorkbenchError(f"could not write {path}: {exc.strerror or exc}") from None
-    return len(rows)

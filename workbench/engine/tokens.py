@@ -7,10 +7,12 @@ stand-ins), so they are safe to print, store and put in a widget.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from workbench.engine.steps import TokenKind
@@ -239,3 +241,22 @@ def _id_query(query: str, size: int) -> range:
     if start < 0 or stop < start:
         raise ValueError(f"{query!r} is not a valid id range")
     return range(max(0, start), min(size, stop + 1))
+
+
+def export_vocabulary(table: TokenTable, path: Path, ids: Sequence[int] | None = None) -> int:
+    """Write tokens (all, or ``ids``) as JSON (a list of objects), TSV (with a header) or text.
+
+    Token text is written as it is (JSON-escaped, or with tab/newline/backslash escaped in
+    TSV/text). Returns the number of tokens written; ``OSError`` propagates.
+    """
+    ids = range(table.size) if ids is None else ids
+    rows = [{"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids]
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        return len(rows)
+    lines = ["id\ttoken\tkind"] if path.suffix.lower() == ".tsv" else []
+    for row in rows:
+        text = row["token"].replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        lines.append(f"{row['id']}\t{text}\t{row['kind']}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(rows)
