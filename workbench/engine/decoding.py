@@ -287,8 +287,10 @@ class Generation:
             self.elapsed = time.perf_counter() - self.started
 
     def _run(self) -> Iterator[TokenStep]:
-        decoder, sampler = self.decoder, self.sampler
+        decoder = self.decoder
         for index in range(self.max_new_tokens):
+            # Read every step: another thread may swap in new settings for the next token.
+            sampler = self.sampler
             if self.cancel.is_set():
                 self._finish("cancelled")
                 return

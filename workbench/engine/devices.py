@@ -101,3 +101,29 @@ def cpu_bfloat16_is_faster() -> bool:
         return min(times)
 
     return best(x16, w16) < 0.8 * best(x32, w32)
+
+
+def memory_in_use(plan: DevicePlan) -> str:
+    """A short memory figure for the status line: accelerator memory, else the process's RSS."""
+    if plan.device_map or plan.device.startswith("cuda"):
+        used = sum(torch.cuda.memory_allocated(i) for i in range(torch.cuda.device_count()))
+        return f"{used / 2**30:.2f} GiB GPU"
+    if plan.device == "mps":
+        return f"{torch.mps.current_allocated_memory() / 2**30:.2f} GiB MPS"
+    return f"{resident_bytes() / 2**30:.2f} GiB RAM"
+
+
+def resident_bytes() -> int:
+    """The process's resident set size (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        import os
+
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024

@@ -1,0 +1,43 @@
+"""Messages between the worker threads and the UI. Workers only ever ``post_message`` these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class LoadProgressed(Message):
+    """A model-loading stage; a newer one replaces any still queued (they come fast)."""
+
+    def __init__(self, stage: str, fraction: float | None) -> None:
+        super().__init__()
+        self.stage = stage
+        self.fraction = fraction
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LoadProgressed)
+
+
+class ModelLoaded(Message):
+    def __init__(self, loaded: Any) -> None:  # a workbench.engine.loading.LoadedModel
+        super().__init__()
+        self.loaded = loaded
+
+
+class ModelLoadFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class GenerationEnded(Message):
+    """A reply ended: finished (eos/length/context), stopped by the user, or failed."""
+
+    def __init__(self, turn_id: int, text: str, finish_reason: str, stats: dict[str, Any], error: str | None = None) -> None:
+        super().__init__()
+        self.turn_id = turn_id
+        self.text = text
+        self.finish_reason = finish_reason
+        self.stats = stats
+        self.error = error

@@ -1,0 +1,30 @@
+"""The chat tab: the conversation and its input on the left, the live candidates chart on the right."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input
+
+from workbench.ui.widgets.chart import CandidatesChart
+from workbench.ui.widgets.conversation import ConversationView
+
+
+class ChatPane(Horizontal):
+    DEFAULT_CSS = """
+    ChatPane { height: 1fr; }
+    ChatPane #chat-left { width: 1fr; min-width: 30; }
+    ChatPane #chart { width: 42%; min-width: 30; max-width: 70; }
+    ChatPane #chat-input { margin: 0 0; }
+    ChatPane.narrow #chart { display: none; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="chat-left"):
+            yield ConversationView(id="conversation")
+            yield Input(placeholder="Message the model… (Enter sends)", id="chat-input")
+        yield CandidatesChart(id="chart")
+
+    def on_resize(self) -> None:
+        # Below 64 columns two panes would both be too narrow: keep the conversation.
+        self.set_class(self.size.width < 64, "narrow")

@@ -1,0 +1,125 @@
+"""The live top-k chart: the candidates for one token, p and q side by side, as bars."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from workbench.engine.steps import Candidate, TokenStep
+from workbench.ui.widgets.token_render import KIND_STYLES, format_probability
+
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of ``width`` cells filled to ``fraction``, with 1/8-cell resolution."""
+    fraction = max(0.0, min(1.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
+
+
+class CandidatesChart(Widget, can_focus=False):
+    """Shows one step's candidates. ``show`` is called from the UI thread at most ~20 times a second."""
+
+    DEFAULT_CSS = """
+    CandidatesChart {
+        height: 1fr;
+        padding: 0 1;
+        border: round $primary 50%;
+        border-title-color: $text-accent;
+    }
+    """
+
+    version: reactive[int] = reactive(0, layout=False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Top-k candidates"
+        self._step: TokenStep | None = None
+        self._candidates: tuple[Candidate, ...] = ()
+        self._chosen: int | None = None
+        self._entropy: float | None = None
+        self._caption = "Waiting for a token…"
+        self._greedy = False
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        return self._candidates
+
+    @property
+    def step(self) -> TokenStep | None:
+        return self._step
+
+    def show_step(self, step: TokenStep | None, caption: str = "") -> None:
+        """The candidates a token was chosen from (live, or a selected token of an old reply)."""
+        self._step = step
+        if step is None:
+            self._candidates, self._chosen, self._entropy = (), None, None
+            self._caption = caption or "Waiting for a token…"
+        else:
+            self._candidates, self._chosen, self._entropy = step.candidates, step.token_id, step.entropy
+            self._caption = caption or f"token {step.index + 1}"
+        self.version += 1
+
+    def show_candidates(
+        self, candidates: Sequence[Candidate], entropy: float, chosen: int | None, caption: str
+    ) -> None:
+        """A distribution not (yet) tied to a step, e.g. paused before choosing."""
+        self._step = None
+        self._candidates, self._chosen, self._entropy, self._caption = tuple(candidates), chosen, entropy, caption
+        self.version += 1
+
+    def render(self) -> Text:
+        width = max(20, self.content_size.width)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        out.append(self._caption + "\n", Style(bold=True))
+        if self._entropy is not None:
+            out.append(f"entropy {self._entropy / math.log(2):.2f} bits", Style(dim=True))
+            if self._step is not None:
+                step = self._step
+                out.append(f" · rank {step.rank} · {step.chosen_by}", Style(dim=True))
+            out.append("\n")
+        if not self._candidates:
+            if self._step is not None:
+                out.append("(no candidates recorded)\n", Style(dim=True))
+            return out
+        show_id = width >= 44
+        label_width = max(6, min(16, width - (34 if show_id else 27)))
+        bar_width = max(3, width - label_width - (30 if show_id else 23))
+        header = f"{'#':>2} {'token':<{label_width}} " + (f"{'id':>6} " if show_id else "") + f"{'p':>6} {'q':>6} p"
+        out.append(header + "\n", Style(dim=True, bold=True))
+        chosen_listed = False
+        for rank, cand in enumerate(self._candidates, 1):
+            chosen = cand.token_id == self._chosen
+            chosen_listed = chosen_listed or chosen
+            self._row(out, rank, cand, chosen, label_width, bar_width, show_id)
+        if self._step is not None and not chosen_listed:
+            step = self._step
+            extra = Candidate(step.token_id, step.label, step.p, step.q, step.kind)
+            self._row(out, step.rank, extra, True, label_width, bar_width, show_id)
+        out.append("p model · q sampling · ✗ cut by sampling", Style(dim=True, italic=True))
+        return out
+
+    def _row(
+        self, out: Text, rank: int, cand: Candidate, chosen: bool, label_width: int, bar_width: int, show_id: bool
+    ) -> None:
+        base = Style(reverse=True, bold=True) if chosen else Style()
+        label = cand.text if len(cand.text) <= label_width else cand.text[: label_width - 1] + "…"
+        out.append(f"{rank:>2} ", base)
+        out.append(label.ljust(label_width), base + KIND_STYLES.get(cand.kind, Style()))
+        out.append(" ", base)
+        if show_id:
+            out.append(f"{cand.token_id:>6} ", base + Style(dim=not chosen))
+        out.append(format_probability(cand.p) + " ", base)
+        removed = cand.q == 0.0
+        q_text = "    ✗ " if removed else format_probability(cand.q)
+        out.append(q_text, base + Style(dim=removed, color="red" if removed and not chosen else None))
+        out.append(" ")
+        out.append(bar(cand.p, bar_width), Style(color="green" if not removed else "grey50"))
+        out.append("\n")

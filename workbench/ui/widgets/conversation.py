@@ -1,0 +1,256 @@
+"""The conversation: one MessageView per turn of the active branch, and a token cursor.
+
+While a reply streams it is shown as plain text (cheap to update ~20 times a second); a
+finished reply is rendered as Markdown once. The heat map and the token cursor show a reply
+token by token.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Markdown, Static
+
+from workbench.conversation import Turn
+from workbench.engine.steps import TokenStep
+from workbench.safetext import safe_line, safe_text
+from workbench.ui.widgets.token_render import render_steps
+
+ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System"}
+STATUS_NOTES = {"stopped": "stopped", "error": "failed", "streaming": "generating…"}
+
+
+class MessageView(Widget):
+    DEFAULT_CSS = """
+    MessageView { height: auto; margin: 0 0 1 0; padding: 0 1; }
+    MessageView.user { background: $primary 12%; border-left: thick $primary; }
+    MessageView.assistant { border-left: thick $secondary 60%; }
+    MessageView.selected { border-left: thick $accent; }
+    MessageView .message-header { color: $text-muted; height: 1; }
+    MessageView .message-body { height: auto; }
+    MessageView Markdown { margin: 0; padding: 0; height: auto; }
+    MessageView .error-note { color: $error; height: auto; }
+    """
+
+    def __init__(self, turn: Turn, heatmap: bool = False, branch: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(classes=turn.role)
+        self.turn = turn
+        self.heatmap = heatmap
+        self.branch = branch
+        self.cursor: int | None = None
+        self._tail = ""
+        self._markdown_shown = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header(), classes="message-header")
+        yield Static(self._body_text(), classes="message-body")
+        yield Markdown("", classes="message-markdown")
+        yield Static("", classes="error-note")
+
+    def on_mount(self) -> None:
+        self.refresh_body()
+
+    # --- content ------------------------------------------------------------------
+
+    def _header(self) -> Text:
+        turn = self.turn
+        text = Text(ROLE_TITLES.get(turn.role, turn.role), Style(bold=True))
+        position, count = self.branch
+        if count > 1:
+            text.append(f"  ‹{position}/{count}›", Style(color="cyan"))
+        note = STATUS_NOTES.get(turn.status)
+        if note:
+            text.append(f"  [{note}]", Style(italic=True, color="yellow" if turn.status != "error" else "red"))
+        stats = turn.stats
+        if turn.is_reply and stats.get("tokens"):
+            text.append(f"  {stats['tokens']} tokens", Style(dim=True))
+            if stats.get("tokens_per_second"):
+                text.append(f" · {stats['tokens_per_second']:.1f} tok/s", Style(dim=True))
+        return text
+
+    def _body_text(self) -> Text:
+        turn = self.turn
+        if turn.is_reply and turn.steps and (self.heatmap or self.cursor is not None or turn.status == "streaming"):
+            return render_steps(turn.steps, self.heatmap, self.cursor, show_hidden=self.cursor is not None, tail=self._tail)
+        return Text(safe_text(turn.content))
+
+    @property
+    def token_mode(self) -> bool:
+        """Plain text/tokens rather than Markdown."""
+        turn = self.turn
+        return not turn.is_reply or turn.status == "streaming" or self.heatmap or self.cursor is not None
+
+    def refresh_body(self) -> None:
+        """Re-render after the turn, the heat map or the cursor changed."""
+        if not self.is_mounted:
+            return
+        self.query_one(".message-header", Static).update(self._header())
+        body = self.query_one(".message-body", Static)
+        markdown = self.query_one(".message-markdown", Markdown)
+        if self.token_mode:
+            body.update(self._body_text())
+            body.display, markdown.display = True, False
+            self._markdown_shown = False
+        else:
+            if not self._markdown_shown:
+                markdown.update(safe_text(self.turn.content) or "_(empty reply)_")
+                self._markdown_shown = True
+            body.display, markdown.display = False, True
+        note = self.query_one(".error-note", Static)
+        note.update(Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else "")
+        note.display = bool(self.turn.error)
+
+    def append_steps(self, steps: list[TokenStep]) -> None:
+        """Streaming: the reply grew (the steps are already on the turn)."""
+        self.query_one(".message-body", Static).update(self._body_text())
+
+    def set_tail(self, tail: str) -> None:
+        self._tail = tail
+
+
+class ConversationView(VerticalScroll, can_focus=True):
+    """Focus it to move a cursor over the tokens of the replies."""
+
+    BINDINGS = [
+        Binding("left", "token(-1)", "Prev token", show=False),
+        Binding("right", "token(1)", "Next token", show=False),
+        Binding("up", "message(-1)", "Prev reply", show=False),
+        Binding("down", "message(1)", "Next reply", show=False),
+        Binding("home", "token_edge(0)", "First token", show=False),
+        Binding("end", "token_edge(1)", "Last token", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ConversationView { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    ConversationView:focus { border-left: wide $accent; }
+    ConversationView .empty-hint { color: $text-muted; padding: 1 2; }
+    """
+
+    class TokenSelected(Message):
+        """The token cursor moved onto a token of a reply (or left: step None)."""
+
+        def __init__(self, turn: Turn | None, step: TokenStep | None) -> None:
+            super().__init__()
+            self.turn = turn
+            self.step = step
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.heatmap = False
+        self._selected: MessageView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text("Type a message below and press Enter. Tab here to move a cursor over the reply's tokens."),
+            classes="empty-hint",
+        )
+
+    # --- content ------------------------------------------------------------------
+
+    def views(self) -> list[MessageView]:
+        return list(self.query(MessageView))
+
+    def view_for(self, turn_id: int) -> MessageView | None:
+        for view in self.query(MessageView):
+            if view.turn.id == turn_id:
+                return view
+        return None
+
+    def show_turns(self, turns: list[Turn], branches: dict[int, tuple[int, int]] | None = None) -> None:
+        """Replace the content with these turns (a loaded session, a switched branch)."""
+        self._selected = None
+        for view in self.query(MessageView):
+            view.remove()
+        branches = branches or {}
+        for turn in turns:
+            if turn.role != "system":
+                self.mount(MessageView(turn, self.heatmap, branches.get(turn.id, (1, 1))))
+        self._update_hint()
+        self.scroll_end(animate=False)
+
+    def add_turn(self, turn: Turn, branch: tuple[int, int] = (1, 1)) -> MessageView:
+        view = MessageView(turn, self.heatmap, branch)
+        self.mount(view)
+        self._update_hint()
+        self.scroll_end(animate=False)
+        return view
+
+    def _update_hint(self) -> None:
+        self.query_one(".empty-hint").display = not self.query(MessageView)
+
+    def set_heatmap(self, on: bool) -> None:
+        self.heatmap = on
+        for view in self.query(MessageView):
+            view.heatmap = on
+            view.refresh_body()
+
+    # --- the token cursor -----------------------------------------------------------
+
+    def _replies(self) -> list[MessageView]:
+        return [v for v in self.query(MessageView) if v.turn.is_reply and v.turn.steps]
+
+    @property
+    def selected(self) -> tuple[Turn | None, TokenStep | None]:
+        view = self._selected
+        if view is None or view.cursor is None or not view.turn.steps:
+            return None, None
+        return view.turn, view.turn.steps[min(view.cursor, len(view.turn.steps) - 1)]
+
+    def _select(self, view: MessageView | None, cursor: int | None) -> None:
+        if self._selected is not None and self._selected is not view:
+            self._selected.cursor = None
+            self._selected.remove_class("selected")
+            self._selected.refresh_body()
+        self._selected = view
+        if view is not None and cursor is not None:
+            view.cursor = max(0, min(cursor, len(view.turn.steps) - 1))
+            view.add_class("selected")
+            view.refresh_body()
+            self.scroll_to_widget(view, animate=False, top=False)
+        turn, step = self.selected
+        self.post_message(self.TokenSelected(turn, step))
+
+    def on_focus(self, event: events.Focus) -> None:
+        if self._selected is None:
+            replies = self._replies()
+            if replies:
+                self._select(replies[-1], len(replies[-1].turn.steps) - 1)
+
+    def on_blur(self, event: events.Blur) -> None:
+        self._select(None, None)
+
+    def action_token(self, delta: int) -> None:
+        replies = self._replies()
+        if not replies:
+            return
+        view = self._selected if self._selected in replies else replies[-1]
+        cursor = view.cursor if view.cursor is not None else len(view.turn.steps) - 1
+        cursor += delta
+        index = replies.index(view)
+        if cursor < 0 and index > 0:  # wrap onto the previous reply
+            view = replies[index - 1]
+            cursor = len(view.turn.steps) - 1
+        elif cursor >= len(view.turn.steps) and index < len(replies) - 1:
+            view, cursor = replies[index + 1], 0
+        self._select(view, cursor)
+
+    def action_message(self, delta: int) -> None:
+        replies = self._replies()
+        if not replies:
+            return
+        index = replies.index(self._selected) if self._selected in replies else len(replies)
+        index = max(0, min(len(replies) - 1, index + delta))
+        self._select(replies[index], 0 if delta > 0 else len(replies[index].turn.steps) - 1)
+
+    def action_token_edge(self, end: int) -> None:
+        replies = self._replies()
+        if not replies:
+            return
+        view = self._selected if self._selected in replies else replies[-1]
+        self._select(view, len(view.turn.steps) - 1 if end else 0)
