@@ -153,7 +153,7 @@ def settings_summary(load: dict[str, Any], sampling: dict[str, Any]) -> list[str
 
 def _stats_line(m: MessageRecord) -> str:
     stats = dict(m.stats)
-    if m.token_count and not any("token" in k for k in stats):
+    if m.token_count and not {"tokens", "token_count"} & set(stats):
         stats = {"tokens": m.token_count, **stats}
     return " · ".join(
         f"{k.replace('_', ' ')}: {_number(v)}" for k, v in stats.items() if not isinstance(v, dict | list)
@@ -259,7 +259,15 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _parse(data: Any, source: str) -> dict[str, Any]:
-    check = _Check(source)
+    fields = _parse_fields(data, _Check(source))
+    if not fields["title"]:
+        first_user = next((d.content for d in fields["messages"] if d.role == "user"), "")
+        fields["title"] = make_title(first_user) or "Imported session"
+    return fields
+
+
+def _parse_fields(data: Any, check: _Check) -> dict[str, Any]:
+    source = check.source
     if isinstance(data, list):
         return _from_chat(check, data, {}, "messages")
     if not isinstance(data, dict):
@@ -297,9 +305,6 @@ def _parse(data: Any, source: str) -> dict[str, Any]:
         fields["active_key"] = active if active is not None else (tree_keys[-1] if tree_keys else None)
         branch_keys = _path(drafts, fields["active_key"])
         _chat_messages(check, messages, "messages")  # type-check it even though the tree wins
-    if not fields["title"]:
-        first_user = next((d.content for d in fields["messages"] if d.role == "user"), "")
-        fields["title"] = make_title(first_user) or "Imported session"
     tokens = data.get("tokens")
     if tokens is not None:
         _attach_tokens(check, tokens, fields["messages"], tree_keys, branch_keys)

@@ -1,0 +1,1 @@
+"""Helpers for the session-store tests: deterministic token records and a subprocess writer."""
