@@ -1,19 +1,623 @@
+"""The workbench app: tabs for chat, tokenizer and settings; workers for loading and generating.
+
+Threads: the model loads and replies generate in thread workers. They never touch widgets:
+loading posts messages; generation appends TokenSteps to a deque that a 20 Hz timer on the
+UI thread drains (one message per token would cost decode speed, see DESIGN.md).
+"""
+
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import json
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from workbench.config import Config
-from workbench.engine.settings import LoadSettings
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+
+from workbench import paths
+from workbench.config import Config, UiSettings, save_config
+from workbench.conversation import Conversation, Turn
+from workbench.engine.errors import WorkbenchError
+from workbench.engine.settings import LoadSettings, SamplingSettings
+from workbench.engine.steps import TokenStep
+from workbench.ui.messages import GenerationEnded, LoadProgressed, ModelLoaded, ModelLoadFailed
+from workbench.ui.panes.chat import ChatPane
+from workbench.ui.panes.settings import SettingsPane
+from workbench.ui.panes.tokenizer import TokenizerPane
+from workbench.ui.persistence import SessionSync
+from workbench.ui.themes import register_themes
+from workbench.ui.widgets.chart import CandidatesChart
+from workbench.ui.widgets.conversation import ConversationView
+from workbench.ui.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from workbench.engine.loading import LoadedModel
+
+FLUSH_HZ = 20
 
 
-class WorkbenchApp(App):
-    def __init__(self, config: Config, load: LoadSettings, resume: str | None = None) -> None:
+class WorkbenchApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "workbench"
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+e", "edit_last", "Edit last"),
+        Binding("ctrl+n", "new_chat", "New chat"),
+        Binding("ctrl+y", "copy", "Copy"),
+        Binding("f6", "toggle_heatmap", "Heat map"),
+        Binding("f2", "show_tab('chat')", "Chat", show=False),
+        Binding("f3", "show_tab('tokenizer')", "Tokens", show=False),
+        Binding("f4", "show_tab('settings')", "Settings", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        load: LoadSettings | None = None,
+        resume: str | None = None,
+        store: Any | None = None,
+        autoload: bool = True,
+        save_settings: bool = True,
+    ) -> None:
         super().__init__()
-        self.config_data = config
-        self.load_settings = load
+        self.config_data = config or Config()
+        self.load_settings = load or self.config_data.model
+        self.sampling = self.config_data.sampling
+        self.ui_settings = self.config_data.ui
+        self.resume = resume
+        self.autoload = autoload
+        self.save_settings = save_settings
+        self.loaded: LoadedModel | None = None
+        self.conversation = Conversation()
+        self.sync = SessionSync(store)
+        self._store_given = store is not None
+        self.first_frame_at: float | None = None
+        # generation state (the deque is the only thing the worker thread and UI share)
+        self._pending: deque[TokenStep] = deque()
+        self._cancel = threading.Event()
+        self._generation: Any = None  # engine Generation, only its sampler/top_k are set from here
+        self._decoder: Any = None  # engine Decoder reused across turns (KV cache of the prefix)
+        self._streaming: Turn | None = None
+        self._waiting_for_model: Turn | None = None
+        self._editing: Turn | None = None
+        self._last_rate: float | None = None
+
+    # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"workbench: model {self.load_settings.model}", markup=False)
+        with TabbedContent(initial="chat", id="tabs"):
+            with TabPane("Chat [F2]", id="chat"):
+                yield ChatPane()
+            with TabPane("Tokenizer [F3]", id="tokenizer"):
+                yield TokenizerPane(id="tokenizer-pane")
+            with TabPane("Settings [F4]", id="settings"):
+                yield SettingsPane(self.config_data, id="settings-pane")
+        yield StatusLine(id="status")
         yield Footer()
+
+    def on_mount(self) -> None:
+        problems = register_themes(self, [paths.bundled_themes_dir(), paths.user_themes_dir()])
+        if problems:
+            self.notify("\n".join(problems), title="Some theme files could not be used", severity="warning", timeout=10)
+        self._apply_theme(self.ui_settings.theme)
+        self.chart.show_step(None, "Waiting for a token…")
+        self.conversation_view.set_heatmap(self.ui_settings.heatmap)
+        self._flush_timer = self.set_interval(1 / FLUSH_HZ, self._drain_tokens, pause=True)
+        self.set_interval(2.0, self._refresh_memory)
+        if not self._store_given:
+            self._open_store()
+        if self.resume:
+            self.resume_session(self.resume)
+        self.query_one("#chat-input", Input).focus()
+        # Torch is imported by the load worker, which starts only once the first frame is drawn.
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        self.first_frame_at = time.perf_counter()
+        marker = os.environ.get("WORKBENCH_FIRST_FRAME_FILE")
+        if marker:  # for bench/ui.py and the end-to-end tests
+            with open(marker, "w", encoding="utf-8") as handle:
+                json.dump({"time": time.time(), "torch_imported": "torch" in sys.modules}, handle)
+        if self.autoload:
+            self.load_model(self.load_settings)
+
+    def _open_store(self) -> None:
+        from workbench.sessions.store import SessionStore
+
+        try:
+            self.sync = SessionSync(SessionStore())
+        except (WorkbenchError, OSError) as exc:
+            self.sync = SessionSync(None)
+            self.notify(f"Sessions will not be saved: {exc}", title="Session database", severity="error", timeout=15)
+
+    # --- widgets ----------------------------------------------------------------------
+
+    @property
+    def chart(self) -> CandidatesChart:
+        return self.query_one("#chart", CandidatesChart)
+
+    @property
+    def conversation_view(self) -> ConversationView:
+        return self.query_one("#conversation", ConversationView)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one("#status", StatusLine)
+
+    @property
+    def generating(self) -> bool:
+        return self._streaming is not None
+
+    # --- model loading ----------------------------------------------------------------
+
+    def load_model(self, settings: LoadSettings) -> None:
+        if self.generating:
+            self._cancel.set()
+        self.load_settings = settings
+        self.status.show_progress("Loading model…", None)
+        self.query_one(SettingsPane).set_load_state(f"Loading {settings.model}…")
+        self._load_worker(settings)
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _load_worker(self, settings: LoadSettings) -> None:
+        try:
+            from workbench.engine.loading import load_model  # torch is imported here, off the UI thread
+
+            loaded = load_model(settings, progress=lambda p: self.post_message(LoadProgressed(p.stage, p.fraction)))
+        except WorkbenchError as exc:
+            self.post_message(ModelLoadFailed(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - any failure is shown, the app stays up
+            self.post_message(ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(ModelLoaded(loaded))
+
+    def on_load_progressed(self, message: LoadProgressed) -> None:
+        self.status.show_progress(message.stage, message.fraction)
+        percent = f" {message.fraction:.0%}" if message.fraction is not None else ""
+        self.query_one(SettingsPane).set_load_state(f"{message.stage}{percent}")
+
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        old, self.loaded = self.loaded, message.loaded
+        self._decoder = None
+        if old is not None and old is not self.loaded:
+            old.release()
+        loaded = self.loaded
+        self.status.hide_progress()
+        self.status.update_info(
+            model=loaded.source.display_name,
+            device=loaded.plan.label,
+            dtype=loaded.dtype_name,
+            context_max=loaded.context_length,
+            context_used=0,
+            activity="",
+        )
+        seconds = f"{loaded.load_seconds:.1f} s" + (", cached" if loaded.from_cache else "")
+        self.query_one(SettingsPane).set_load_state(
+            f"Loaded {loaded.source.display_name} on {loaded.plan.label} ({loaded.dtype_name}) in {seconds}"
+        )
+        self.query_one("#chat-input", Input).placeholder = f"Message {loaded.source.display_name}… (Enter sends)"
+        self.query_one(TokenizerPane).set_tokenizer(loaded.table, loaded.source.display_name)
+        self._update_prompt_view()
+        self._refresh_memory()
+        if self._waiting_for_model is not None:
+            turn, self._waiting_for_model = self._waiting_for_model, None
+            self._start_reply(turn)
+
+    def on_model_load_failed(self, message: ModelLoadFailed) -> None:
+        self.status.hide_progress()
+        self.status.update_info(activity="model not loaded")
+        self.query_one(SettingsPane).set_load_state(f"Error: {message.error}")
+        self.notify(message.error, title="Could not load the model", severity="error", timeout=20)
+        if self._waiting_for_model is not None:
+            self._waiting_for_model = None
+
+    def _refresh_memory(self) -> None:
+        if self.loaded is None:
+            return
+        from workbench.engine.devices import memory_in_use
+
+        self.status.update_info(memory=memory_in_use(self.loaded.plan))
+
+    # --- chatting ---------------------------------------------------------------------
+
+    @on(Input.Submitted, "#chat-input")
+    def _on_chat_submitted(self, event: Input.Submitted) -> None:
+        self.send(event.value)
+
+    def send(self, text: str) -> None:
+        """Send a user message (or the edited last one) and start the reply."""
+        chat_input = self.query_one("#chat-input", Input)
+        if not text.strip():
+            self.notify("Type a message first.", severity="warning")
+            return
+        if self.generating or self._waiting_for_model is not None:
+            self.notify("A reply is still being generated: press Esc to stop it first.", severity="warning")
+            return
+        parent: Any = "leaf"
+        if self._editing is not None:
+            parent = self._editing.parent  # the edit becomes a sibling: the old message stays as a branch
+            self._editing = None
+            chat_input.placeholder = "Message the model… (Enter sends)"
+        chat_input.value = ""
+        self.sync.ensure_session(self.load_settings, self.sampling, self._session_ui())
+        turn = self.conversation.add("user", text, parent=parent)
+        stored = self.sync.save_user(turn)
+        if stored is not None:
+            self.conversation.rekey(turn.id, stored)
+        self._report_store_error()
+        self._show_conversation()
+        if self.loaded is None:
+            self._waiting_for_model = turn
+            self.notify("The model is still loading; your message will be answered when it is ready.")
+            return
+        self._start_reply(turn)
+
+    def _start_reply(self, user_turn: Turn) -> None:
+        """Generate a reply to the conversation ending at ``user_turn``."""
+        assert self.loaded is not None
+        messages = self.conversation.chat_messages(self.ui_settings.system_prompt, upto=user_turn.id)
+        reply = self.conversation.add(
+            "assistant", "", parent=user_turn.id, status="streaming", settings=self.sampling.to_dict()
+        )
+        stored = self.sync.start_reply(reply, self.sampling)
+        if stored is not None:
+            self.conversation.rekey(reply.id, stored)
+        self._report_store_error()
+        self._streaming = reply
+        self._pending.clear()
+        self._cancel = threading.Event()
+        self._show_conversation()
+        self.status.update_info(activity="generating")
+        self._flush_timer.resume()
+        self._generate_worker(self.loaded, messages, reply.id, self.sampling, self.ui_settings.top_k_shown, self._cancel)
+
+    @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
+    def _generate_worker(
+        self,
+        loaded: LoadedModel,
+        messages: list[dict[str, str]],
+        turn_id: int,
+        settings: SamplingSettings,
+        top_k: int,
+        cancel: threading.Event,
+    ) -> None:
+        """Runs in a thread: tokens go into ``self._pending``; the end is one posted message."""
+        import torch
+
+        from workbench.engine.decoding import Decoder, Generation
+        from workbench.engine.prompts import chat_prompt
+        from workbench.engine.sampling import Sampler
+
+        generation = None
+        try:
+            prompt = chat_prompt(loaded.tokenizer, messages)
+            decoder = self._decoder
+            if decoder is None or decoder.loaded is not loaded:
+                decoder = Decoder(loaded, prompt.ids)
+            else:
+                decoder.reset_to(prompt.ids)  # keeps the KV cache of the shared prefix
+            decoder.set_prompt_length(len(prompt.ids))
+            self._decoder = decoder
+            generation = Generation(decoder, Sampler(settings), top_k=top_k, cancel=cancel)
+            self._generation = generation
+            for step in generation:
+                self._pending.append(step)
+            reason = generation.finish_reason or "length"
+            self.post_message(GenerationEnded(turn_id, generation.text, reason, self._stats(generation, decoder)))
+        except torch.OutOfMemoryError:
+            self._decoder = None
+            text = generation.text if generation else ""
+            error = "out of memory while generating: try a shorter conversation, a smaller dtype or another device"
+            self.post_message(GenerationEnded(turn_id, text, "error", {}, error))
+        except Exception as exc:  # noqa: BLE001 - shown on the reply; the app stays up
+            self._decoder = None
+            text = generation.text if generation else ""
+            self.post_message(GenerationEnded(turn_id, text, "error", {}, f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._generation = None
+
+    @staticmethod
+    def _stats(generation: Any, decoder: Any) -> dict[str, Any]:
+        return {
+            "tokens": len(generation.steps),
+            "tokens_per_second": round(generation.tokens_per_second, 2),
+            "finish_reason": generation.finish_reason,
+            "context_used": len(decoder),
+            "seconds": round(generation.elapsed, 3),
+        }
+
+    def _drain_tokens(self) -> None:
+        """20 times a second while generating: move new tokens from the worker onto the screen."""
+        turn = self._streaming
+        if turn is None:
+            self._flush_timer.pause()
+            return
+        new: list[TokenStep] = []
+        while self._pending:
+            new.append(self._pending.popleft())
+        if not new:
+            return
+        turn.steps.extend(new)
+        turn.content += "".join(step.text for step in new)
+        view = self.conversation_view.view_for(turn.id)
+        if view is not None:
+            view.append_steps(new)
+            if not self.conversation_view.has_focus:
+                self.conversation_view.scroll_end(animate=False)
+        if self.conversation_view.selected[1] is None:
+            self.chart.show_step(new[-1], f"Live · token {new[-1].index + 1}")
+        generation = self._generation
+        if generation is not None and generation.elapsed == 0 and generation.started:
+            rate = len(turn.steps) / max(1e-6, time.perf_counter() - generation.started)
+            self.status.update_info(tokens_per_second=rate)
+        self.sync.maybe_save_progress(turn)
+
+    def on_generation_ended(self, message: GenerationEnded) -> None:
+        self._drain_tokens()
+        turn = self.conversation.turns.get(message.turn_id)
+        self._streaming = None
+        self._flush_timer.pause()
+        if turn is None:
+            return
+        turn.content = message.text
+        turn.stats = message.stats
+        if message.error:
+            turn.status, turn.error = "error", message.error
+            self.notify(message.error, title="Generation failed", severity="error", timeout=15)
+        elif message.finish_reason == "cancelled":
+            turn.status = "stopped"
+        else:
+            turn.status = "complete"
+        self.sync.finish_reply(turn)
+        self._report_store_error()
+        view = self.conversation_view.view_for(turn.id)
+        if view is not None:
+            view.refresh_body()
+        rate = message.stats.get("tokens_per_second")
+        self.status.update_info(
+            tokens_per_second=rate if rate else self.status.info.tokens_per_second,
+            context_used=message.stats.get("context_used", self.status.info.context_used),
+            activity="stopped" if turn.status == "stopped" else ("error" if turn.error else ""),
+        )
+        self._update_prompt_view()
+
+    # --- actions ----------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        if self.generating:
+            self._cancel.set()
+            self.status.update_info(activity="stopping…")
+        elif self._editing is not None:
+            self._editing = None
+            chat_input = self.query_one("#chat-input", Input)
+            chat_input.value = ""
+            chat_input.placeholder = "Message the model… (Enter sends)"
+
+    def action_regenerate(self) -> None:
+        """A new reply to the last user message; the old reply stays as another branch."""
+        if self.generating:
+            self.notify("A reply is being generated: press Esc first.", severity="warning")
+            return
+        user = self.conversation.last("user")
+        if user is None:
+            self.notify("Nothing to regenerate yet.", severity="warning")
+            return
+        if self.loaded is None:
+            self.notify("The model is still loading.", severity="warning")
+            return
+        self.conversation.select(user.id)
+        self.conversation.leaf = user.id
+        self._start_reply(user)
+
+    def action_edit_last(self) -> None:
+        """Put the last user message in the input; sending it makes a new branch."""
+        if self.generating:
+            self.notify("A reply is being generated: press Esc first.", severity="warning")
+            return
+        user = self.conversation.last("user")
+        if user is None:
+            self.notify("There is no message to edit yet.", severity="warning")
+            return
+        self._editing = user
+        chat_input = self.query_one("#chat-input", Input)
+        chat_input.value = user.content
+        chat_input.placeholder = "Editing your last message (Enter resends, Esc cancels)"
+        self.action_show_tab("chat")
+        chat_input.focus()
+
+    def action_new_chat(self) -> None:
+        if self.generating:
+            self._cancel.set()
+        self.conversation = Conversation()
+        self.sync.new_session()
+        self._editing = None
+        self._show_conversation()
+        self.chart.show_step(None, "Waiting for a token…")
+        self.status.update_info(context_used=0, activity="")
+        self._update_prompt_view()
+        self.notify("Started a new chat.")
+
+    def action_copy(self) -> None:
+        """Copy the reply under the token cursor, else the last reply (OSC 52: works over SSH)."""
+        turn, _ = self.conversation_view.selected
+        turn = turn or self.conversation.last("assistant")
+        if turn is None or not turn.content:
+            self.notify("There is no reply to copy yet.", severity="warning")
+            return
+        self.copy_to_clipboard(turn.content)
+        self.notify(f"Copied the reply ({len(turn.content)} characters).")
+
+    def action_toggle_heatmap(self) -> None:
+        on = not self.conversation_view.heatmap
+        self.conversation_view.set_heatmap(on)
+        self.notify("Heat map on: tokens coloured by probability." if on else "Heat map off.")
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        from workbench.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Stop generating", "Stop the reply being generated (Esc)", self.action_stop),
+            ("Regenerate reply", "A new reply to the last message; the old one stays as a branch (Ctrl+R)", self.action_regenerate),
+            ("Edit last message", "Edit and resend your last message (Ctrl+E)", self.action_edit_last),
+            ("New chat", "Start a new conversation (Ctrl+N)", self.action_new_chat),
+            ("Copy reply", "Copy the selected or last reply to the clipboard (Ctrl+Y)", self.action_copy),
+            ("Toggle heat map", "Colour reply tokens by probability (F6)", self.action_toggle_heatmap),
+            ("Show chat", "The conversation and the live chart (F2)", lambda: self.action_show_tab("chat")),
+            ("Show tokenizer", "Tokenizer inspector and vocabulary (F3)", lambda: self.action_show_tab("tokenizer")),
+            ("Show settings", "Model, device, dtype, sampling, theme (F4)", lambda: self.action_show_tab("settings")),
+            ("Help", "All keys (F1)", self.action_help),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+    # --- token selection ------------------------------------------------------------
+
+    def on_conversation_view_token_selected(self, message: ConversationView.TokenSelected) -> None:
+        if message.step is None:
+            if not self.generating:
+                return
+            return
+        turn = message.turn
+        total = len(turn.steps) if turn else 0
+        self.chart.show_step(message.step, f"Token {message.step.index + 1}/{total} of the reply")
+
+    # --- settings -------------------------------------------------------------------
+
+    def on_settings_pane_sampling_changed(self, message: SettingsPane.SamplingChanged) -> None:
+        self.sampling = message.settings
+        generation = self._generation
+        if generation is not None:  # applies from the next token on
+            from workbench.engine.sampling import Sampler
+
+            generation.sampler = Sampler(self.sampling)
+        self.sync.update_settings(sampling=self.sampling)
+        self._save_config()
+
+    def on_settings_pane_ui_changed(self, message: SettingsPane.UiChanged) -> None:
+        old, self.ui_settings = self.ui_settings, message.ui
+        if message.ui.theme != old.theme:
+            self._apply_theme(message.ui.theme)
+        if message.ui.heatmap != old.heatmap:
+            self.conversation_view.set_heatmap(message.ui.heatmap)
+        if message.ui.top_k_shown != old.top_k_shown and self._generation is not None:
+            self._generation.top_k = message.ui.top_k_shown
+        if message.ui.system_prompt != old.system_prompt:
+            self._update_prompt_view()
+        self.sync.update_settings(ui=self._session_ui())
+        self._save_config()
+
+    def on_settings_pane_load_requested(self, message: SettingsPane.LoadRequested) -> None:
+        self.load_model(message.load)
+        self.sync.update_settings(load=message.load)
+        self._save_config()
+
+    def _apply_theme(self, name: str) -> None:
+        if name in self.available_themes:
+            self.theme = name
+        else:
+            self.notify(f"There is no theme {name!r}; using {self.theme}.", severity="warning")
+
+    def watch_theme(self, theme: str) -> None:
+        if self.is_mounted and theme != self.ui_settings.theme:  # changed from the palette
+            self.ui_settings = replace(self.ui_settings, theme=theme)
+            self._save_config()
+
+    def _session_ui(self) -> dict[str, Any]:
+        return {"system_prompt": self.ui_settings.system_prompt, "top_k_shown": self.ui_settings.top_k_shown}
+
+    def _save_config(self) -> None:
+        if not self.save_settings:
+            return
+        config = Config(model=self.load_settings, sampling=self.sampling, ui=self.ui_settings)
+        try:
+            save_config(config)
+        except OSError as exc:
+            self.notify(f"Could not save settings: {exc}", severity="error")
+
+    # --- sessions -------------------------------------------------------------------
+
+    def resume_session(self, ref: str | int) -> bool:
+        """Open a saved session: its messages, settings and model (loaded if it differs)."""
+        try:
+            record, conversation = self.sync.open_session(ref)
+        except WorkbenchError as exc:
+            self.notify(str(exc), title="Could not open the session", severity="error", timeout=15)
+            return False
+        self.conversation = conversation
+        try:
+            if record.sampling:
+                self.sampling = SamplingSettings.from_dict(record.sampling)
+            ui = dict(record.ui or {})
+            self.ui_settings = UiSettings.from_dict({**self._ui_dict(), **ui})
+            load = LoadSettings.from_dict(record.load) if record.load else self.load_settings
+        except WorkbenchError as exc:
+            self.notify(f"Some saved settings were not valid: {exc}", severity="warning")
+            load = self.load_settings
+        self.query_one(SettingsPane).set_config(Config(model=load, sampling=self.sampling, ui=self.ui_settings))
+        self._show_conversation()
+        self.notify(f"Resumed “{record.title or 'untitled'}”.")
+        if load != self.load_settings or (self.loaded is None and not self.autoload):
+            self.load_settings = load
+            if self.is_mounted and (self.loaded is not None or not self.autoload):
+                self.load_model(load)
+        return True
+
+    def _ui_dict(self) -> dict[str, Any]:
+        ui = self.ui_settings
+        return {"theme": ui.theme, "top_k_shown": ui.top_k_shown, "system_prompt": ui.system_prompt, "heatmap": ui.heatmap}
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _show_conversation(self) -> None:
+        """Re-render the active branch (after sending, switching branches, resuming)."""
+        turns = self.conversation.path()
+        branches = {t.id: self.conversation.sibling_position(t.id) for t in turns}
+        view = self.conversation_view
+        shown = [v.turn.id for v in view.views()]
+        if shown == [t.id for t in turns[: len(shown)]] and len(turns) >= len(shown):
+            for turn in turns[len(shown) :]:
+                if turn.role != "system":
+                    view.add_turn(turn, branches[turn.id])
+            for existing in view.views():
+                existing.branch = branches.get(existing.turn.id, (1, 1))
+                existing.refresh_body()
+        else:
+            view.show_turns(turns, branches)
+        self._update_prompt_view()
+
+    def _update_prompt_view(self) -> None:
+        if self.loaded is None:
+            return
+        from workbench.engine.errors import PromptError
+        from workbench.engine.prompts import chat_prompt
+
+        messages = self.conversation.chat_messages(self.ui_settings.system_prompt)
+        try:
+            prompt = chat_prompt(self.loaded.tokenizer, messages) if messages else None
+        except (PromptError, Exception):  # noqa: BLE001 - a template error must not break the view
+            prompt = None
+        self.query_one(TokenizerPane).set_chat_prompt(prompt)
+
+    def _report_store_error(self) -> None:
+        error = self.sync.take_error()
+        if error:
+            self.notify(f"Could not save: {error}", title="Session database", severity="error", timeout=15)

@@ -92,7 +92,7 @@ class CandidatesChart(Widget, can_focus=False):
         show_id = width >= 44
         label_width = max(6, min(16, width - (34 if show_id else 27)))
         bar_width = max(3, width - label_width - (30 if show_id else 23))
-        header = f"{'#':>2} {'token':<{label_width}} " + (f"{'id':>6} " if show_id else "") + f"{'p':>6} {'q':>6} p"
+        header = f"{'#':>2} {'token':<{label_width}} " + (f"{'id':>6} " if show_id else "") + f"{'p':>6} {'q':>6}"
         out.append(header + "\n", Style(dim=True, bold=True))
         chosen_listed = False
         for rank, cand in enumerate(self._candidates, 1):

@@ -63,13 +63,15 @@ class MessageView(Widget):
         text = Text(ROLE_TITLES.get(turn.role, turn.role), Style(bold=True))
         position, count = self.branch
         if count > 1:
-            text.append(f"  ‹{position}/{count}›", Style(color="cyan"))
+            text.append(" ‹", Style(color="cyan"))
+            text.append(f"{position}/{count}", Style(color="cyan", bold=True))
+            text.append("›", Style(color="cyan"))
         note = STATUS_NOTES.get(turn.status)
         if note:
-            text.append(f"  [{note}]", Style(italic=True, color="yellow" if turn.status != "error" else "red"))
+            text.append(f" · {note}", Style(italic=True, color="yellow" if turn.status != "error" else "red"))
         stats = turn.stats
         if turn.is_reply and stats.get("tokens"):
-            text.append(f"  {stats['tokens']} tokens", Style(dim=True))
+            text.append(f" · {stats['tokens']} tokens", Style(dim=True))
             if stats.get("tokens_per_second"):
                 text.append(f" · {stats['tokens_per_second']:.1f} tok/s", Style(dim=True))
         return text

@@ -27,7 +27,7 @@ class StatusInfo:
 
 class StatusLine(Horizontal):
     DEFAULT_CSS = """
-    StatusLine { height: 1; dock: bottom; background: $panel; color: $text; }
+    StatusLine { height: 1; background: $panel; color: $text; }
     StatusLine #status-text { width: 1fr; height: 1; padding: 0 1; }
     StatusLine ProgressBar { width: 30; height: 1; display: none; }
     StatusLine.loading ProgressBar { display: block; }
