@@ -51,8 +51,8 @@ def collect(proc: subprocess.Popen[str], lines: list[str]) -> threading.Thread:
 def verify(db: Path, reported: list[str], everything: bool = True) -> dict[int, tuple[str, int]]:
     """Every reported reply is complete with its content and tokens; nothing is half-saved.
 
-    ``everything=False`` looks only at the replies cut short (status still "streaming" in
-    the file), not at every assistant message, to keep the 20+ trials quick. Returns the
+    ``everything=False`` looks only at the replies cut short (status "stopped"), not at every
+    assistant message, to keep the 20+ trials quick. Returns the
     verified replies' text and token count, by id.
     """
     verified = {}
@@ -67,13 +67,17 @@ def verify(db: Path, reported: list[str], everything: bool = True) -> dict[int, 
             assert store.get_message(user).content == f"question {seed}"
             assert message.session_id == session and message.parent_id == user
             verified[reply] = (content, len(steps))
-        # replies cut short by the kill: their text and token records were saved together
-        where = "role = 'assistant'" if everything else "status = 'streaming'"
+        # replies cut short by the kill were marked as such when the store opened (the writer is
+        # gone), and their text and token records were saved together
+        assert (
+            store._conn.execute("SELECT count(*) FROM messages WHERE status = 'streaming'").fetchone()[0] == 0
+        )
+        where = "role = 'assistant'" if everything else "status = 'stopped'"
         for (message_id,) in store._conn.execute(f"SELECT id FROM messages WHERE {where}").fetchall():
             message, saved = store.get_message(message_id), store.token_steps(message_id)
             assert message.content == "".join(s.text for s in saved)
             assert message.token_count == len(saved)
-            assert message.status in ("complete", "stopped")
+            assert message.status == "complete" or (message.status, message.interrupted) == ("stopped", True)
     return verified
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import socket
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -231,14 +235,20 @@ def test_reply_streams_in_chunks_and_round_trips(store: SessionStore) -> None:
     steps = make_steps(75, seed=1)
     reply = store.start_reply(sid, user, sampling)
     assert store.get_message(reply).status == "streaming"
+    chunk_rows = "SELECT seq, first_index, count, data FROM token_chunks WHERE message_id = ? ORDER BY seq"
+    first_chunk = None
     for i in range(0, 60, 20):
         store.append_reply(reply, "".join(s.text for s in steps[: i + 20]), steps[i : i + 20])
+        rows = store._conn.execute(chunk_rows, (reply,)).fetchall()
+        first_chunk = first_chunk or rows[0]
+        assert rows[0] == first_chunk  # appending never rewrites what was saved
+        assert store.get_message(reply).token_count == i + 20
+        assert store.token_steps(reply) == steps[: i + 20]
+    assert [r[:3] for r in rows] == [(0, 0, 20), (1, 20, 20), (2, 40, 20)]
     content = "".join(s.text for s in steps)
     store.finish_reply(reply, content, "complete", {"tokens_per_s": 12.5, "finish_reason": "eos"}, steps[60:])
-    chunks = store._conn.execute(
-        "SELECT seq, first_index, count FROM token_chunks WHERE message_id = ?", (reply,)
-    )
-    assert chunks.fetchall() == [(0, 0, 20), (1, 20, 20), (2, 40, 20), (3, 60, 15)]
+    # once finished, the reply is one chunk (small chunks waste most of a page each)
+    assert [r[:3] for r in store._conn.execute(chunk_rows, (reply,))] == [(0, 0, 75)]
 
     messages = store.messages(sid)
     assert [m.chat() for m in messages] == [
@@ -277,6 +287,29 @@ def test_reply_left_streaming_reads_as_interrupted_with_what_was_saved(tmp_path:
         )
         assert reader.token_steps(reply) == steps
         assert not reader.get_message(reply).interrupted
+
+
+def test_a_killed_writers_reply_is_marked_stopped_in_the_file_and_searchable(tmp_path: Path) -> None:
+    path = tmp_path / "workbench.db"
+    writer = SessionStore(path)
+    sid = writer.create_session()
+    reply = writer.start_reply(sid)
+    writer.append_reply(reply, "the half-written word xylophone", make_steps(20))
+    assert writer.list_sessions(search="xylophone") == []  # a streaming reply is not indexed yet
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host = socket.gethostname()
+    writer._conn.execute("UPDATE messages SET writer = ? WHERE id = ?", (f"{host}:{int(gone.stdout)}", reply))
+    writer._conn.close()  # as if that (now finished) process had been killed mid-reply
+    with SessionStore(path) as store:
+        status, stats = store._conn.execute(
+            "SELECT status, stats FROM messages WHERE id = ?", (reply,)
+        ).fetchone()
+        assert (status, json.loads(stats)) == ("stopped", {"interrupted": True})
+        message = store.get_message(reply)
+        assert (message.status, message.interrupted, message.token_count) == ("stopped", True, 20)
+        assert [h.id for h in store.list_sessions(search="xylophone")] == [sid]
 
 
 def test_finish_and_append_refuse_what_is_not_a_live_reply(store: SessionStore) -> None:

@@ -62,10 +62,12 @@ MIGRATIONS: list[list[str]] = [
             created REAL NOT NULL,
             stats TEXT NOT NULL DEFAULT '{}',
             sampling_settings TEXT,
-            token_count INTEGER NOT NULL DEFAULT 0
+            token_count INTEGER NOT NULL DEFAULT 0,
+            writer TEXT  -- "host:pid" of the process streaming it, to recover after a kill
         )""",
         "CREATE INDEX messages_by_session ON messages(session_id, id)",
         "CREATE INDEX messages_by_parent ON messages(parent_id)",
+        "CREATE INDEX messages_streaming ON messages(id) WHERE status = 'streaming'",
         """CREATE TABLE token_chunks (
             id INTEGER PRIMARY KEY,
             message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
@@ -77,20 +79,25 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     [  # 2: full-text search over message content, kept in sync by triggers
+        # A reply is indexed once it stops streaming: re-indexing its growing text at every
+        # save left ~100 stale versions per reply for FTS5 to merge away.
         """CREATE VIRTUAL TABLE messages_fts USING fts5(
             content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
         )""",
-        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status != 'streaming' BEGIN
             INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
         END""",
-        """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status != 'streaming' BEGIN
             INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
         END""",
-        """CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        # one trigger, two ordered statements: the old entry must go before the new one comes
+        """CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                SELECT 'delete', old.id, old.content WHERE old.status != 'streaming';
+            INSERT INTO messages_fts(rowid, content) SELECT new.id, new.content WHERE new.status != 'streaming';
         END""",
-        "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",  # index what v1 saved
+        # index what v1 saved (not 'rebuild': that would index streaming rows too)
+        "INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages WHERE status != 'streaming'",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -100,19 +100,16 @@ def export_session(store: SessionStore, session_id: int, *, include_tokens: bool
 
 
 def _tree_entry(m: MessageRecord) -> dict[str, Any]:
-    entry = {
+    return {
         "id": m.id,
         "parent_id": m.parent_id,
         "role": m.role,
         "content": m.content,
         "status": m.status,
         "created": iso(m.created),
-        "stats": m.stats,
+        "stats": {**m.stats, "interrupted": True} if m.interrupted else m.stats,
         "sampling": m.sampling,
     }
-    if m.interrupted:
-        entry["interrupted"] = True
-    return entry
 
 
 # C1 controls pass through json.dumps(ensure_ascii=False) raw (some terminals act on them),
@@ -155,9 +152,10 @@ def _stats_line(m: MessageRecord) -> str:
     stats = dict(m.stats)
     if m.token_count and not {"tokens", "token_count"} & set(stats):
         stats = {"tokens": m.token_count, **stats}
-    return " · ".join(
-        f"{k.replace('_', ' ')}: {_number(v)}" for k, v in stats.items() if not isinstance(v, dict | list)
-    )
+    shown = {
+        k: v for k, v in stats.items() if k not in ("error", "interrupted") and not isinstance(v, dict | list)
+    }
+    return " · ".join(f"{k.replace('_', ' ')}: {_number(v)}" for k, v in shown.items())
 
 
 def export_markdown(store: SessionStore, session_id: int) -> str:

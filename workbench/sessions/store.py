@@ -9,8 +9,9 @@ Saving contract (what the app calls, each one short transaction):
 - ``finish_reply`` when it ends (complete, stopped or error), with its stats and last tokens.
 
 A reply left "streaming" by a process that was killed reads back as "stopped" (with
-``interrupted`` set) with whatever had been saved. The database row keeps "streaming": another
-live process may still be writing it, and only the writer may change it.
+``interrupted`` set) with whatever had been saved. Opening a store also marks it so in the
+file (which makes its text searchable) once its writer, recorded as host and pid, is gone;
+a reply another live process is writing is left alone.
 
 One store may be shared by threads (the UI and a generation worker): calls are serialised.
 """
@@ -18,7 +19,9 @@ One store may be shared by threads (the UI and a generation worker): calls are s
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -73,6 +76,15 @@ class MessageDraft:
     stats: dict[str, Any] = field(default_factory=dict)
     sampling: dict[str, Any] | None = None
     steps: Sequence[TokenStep] = ()
+
+
+@dataclass(slots=True)
+class _LiveReply:
+    """What this store has saved of a reply it is writing: the label definitions its chunks
+    hold (to append the next chunk) and its steps (to write one chunk when it ends)."""
+
+    labels: Labels = field(default_factory=dict)
+    steps: list[TokenStep] = field(default_factory=list)
 
 
 def _dump(value: Mapping[str, Any] | None) -> str:
@@ -147,8 +159,8 @@ class SessionStore:
             raise NoDatabaseError(f"no sessions saved yet (no database at {self.path})")
         self._conn, self.backup = db.connect(self.path)
         self._lock = threading.RLock()
-        self._streaming: set[int] = set()  # replies this store is writing: not "interrupted"
-        self._labels: dict[int, Labels] = {}  # label definitions of those replies' chunks
+        self._live: dict[int, _LiveReply] = {}  # replies this store is writing: not "interrupted"
+        self._recover()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -196,9 +208,27 @@ class SessionStore:
     def _read(self, action: Callable[[sqlite3.Connection], T]) -> T:
         return self._transaction("BEGIN", action)  # one consistent snapshot for all its queries
 
+    def _recover(self) -> None:
+        """Mark the replies whose writer process is gone as stopped and interrupted."""
+        rows = self._read(
+            lambda c: c.execute("SELECT id, writer FROM messages WHERE status = 'streaming'").fetchall()
+        )
+        dead = [row[0] for row in rows if _writer_gone(row[1])]
+        if not dead:
+            return
+        marks = ", ".join("?" * len(dead))
+        self._write(
+            lambda c: c.execute(
+                "UPDATE messages SET status = 'stopped', stats = json_set(stats, '$.interrupted', json('true'))"
+                f" WHERE status = 'streaming' AND id IN ({marks})",
+                dead,
+            )
+        )
+
     def _message(self, row: Sequence[Any]) -> MessageRecord:
-        status, interrupted = row[5], False
-        if status == "streaming" and row[0] not in self._streaming:
+        status, stats = row[5], _load(row[7])
+        interrupted = stats.get("interrupted") is True
+        if status == "streaming" and row[0] not in self._live:
             status, interrupted = "stopped", True
         sampling = _load(row[8]) if row[8] is not None else None
         return MessageRecord(
@@ -209,7 +239,7 @@ class SessionStore:
             content=row[4],
             status=status,
             created=row[6],
-            stats=_load(row[7]),
+            stats=stats,
             sampling=sampling,
             token_count=row[9],
             interrupted=interrupted,
@@ -458,11 +488,13 @@ class SessionStore:
             for m in conn.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
             ).fetchall():
-                status = "stopped" if m[5] == "streaming" else m[5]  # nobody will finish the copy
+                status, stats = m[5], m[7]
+                if status == "streaming":  # nobody will finish the copy
+                    status, stats = "stopped", _dump({**_load(stats), "interrupted": True})
                 mapping[m[0]] = conn.execute(
                     "INSERT INTO messages (session_id, parent_id, role, content, status, created, stats,"
                     " sampling_settings, token_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (new_id, mapping.get(m[2]), m[3], m[4], status, m[6], m[7], m[8], m[9]),
+                    (new_id, mapping.get(m[2]), m[3], m[4], status, m[6], stats, m[8], m[9]),
                 ).lastrowid  # type: ignore[assignment]
                 conn.execute(
                     "INSERT INTO token_chunks (message_id, seq, first_index, count, data)"
@@ -494,6 +526,7 @@ class SessionStore:
         _check_message(role, content, status, final_only=False)
         now = time.time()
         sampling_json = _dump(settings_dict(sampling)) if sampling is not None else None
+        writer = writer_id() if status == "streaming" else None
 
         def action(conn: sqlite3.Connection) -> int:
             title, active = self._require_session(conn, session_id)
@@ -501,8 +534,19 @@ class SessionStore:
             message_id = int(
                 conn.execute(
                     "INSERT INTO messages (session_id, parent_id, role, content, status, created, stats,"
-                    " sampling_settings, token_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (session_id, parent, role, content, status, now, _dump(stats), sampling_json, len(steps)),
+                    " sampling_settings, token_count, writer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        session_id,
+                        parent,
+                        role,
+                        content,
+                        status,
+                        now,
+                        _dump(stats),
+                        sampling_json,
+                        len(steps),
+                        writer,
+                    ),
                 ).lastrowid
                 or 0
             )
@@ -524,8 +568,7 @@ class SessionStore:
             session_id, "assistant", "", parent_id=parent_id, status="streaming", sampling=settings
         )
         with self._lock:
-            self._streaming.add(message_id)
-            self._labels[message_id] = {}
+            self._live[message_id] = _LiveReply()
         return message_id
 
     def _save_reply(
@@ -537,6 +580,15 @@ class SessionStore:
         stats: Mapping[str, Any] | None = None,
     ) -> None:
         steps = list(steps)
+        live = self._live.get(message_id)
+        whole: list[TokenStep] | None = None
+        blob = None
+        if status != "streaming" and live is not None and live.steps:
+            # The reply ends: replace its small streaming chunks with one chunk for the whole
+            # reply (measured: 40% fewer bytes per token; a 2 kB chunk fills a 4 kB page
+            # alone). Encoded before the transaction, so the write lock is held briefly.
+            whole = live.steps + steps
+            blob = encode_chunk(whole, {})
 
         def action(conn: sqlite3.Connection) -> Labels:
             row = conn.execute(
@@ -548,36 +600,40 @@ class SessionStore:
                 raise WorkbenchError(
                     f"message {message_id} is not a reply being written (it is a {row[2]} {row[1]} message)"
                 )
-            known = self._labels.get(message_id)
-            if known is None:  # a reply started by another store: read back what its chunks define
-                chunks = conn.execute(
-                    "SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,)
-                )
-                known = labels_of(r[0] for r in chunks)
-            labels = dict(known)  # a copy: the cache changes only once the chunk is committed
-            self._insert_chunk(conn, message_id, steps, labels)
-            now = time.time()
-            if stats is None:
+            stored = conn.execute(
+                "SELECT coalesce(sum(count), 0) FROM token_chunks WHERE message_id = ?", (message_id,)
+            ).fetchone()[0]
+            labels: Labels = {}
+            if whole is not None and live is not None and stored == len(live.steps):
+                conn.execute("DELETE FROM token_chunks WHERE message_id = ?", (message_id,))
                 conn.execute(
-                    "UPDATE messages SET content = ?, status = ?, token_count = token_count + ? WHERE id = ?",
-                    (content, status, len(steps), message_id),
+                    "INSERT INTO token_chunks (message_id, seq, first_index, count, data) VALUES (?, 0, ?, ?, ?)",
+                    (message_id, whole[0].index, len(whole), blob),
                 )
             else:
-                conn.execute(
-                    "UPDATE messages SET content = ?, status = ?, stats = ?, token_count = token_count + ? WHERE id = ?",
-                    (content, status, _dump(stats), len(steps), message_id),
-                )
-            conn.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, row[0]))
+                if live is None:  # a reply started by another store: read back what its chunks define
+                    chunks = conn.execute(
+                        "SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,)
+                    )
+                    labels = labels_of(r[0] for r in chunks)
+                else:
+                    labels = dict(live.labels)  # a copy: the cache changes only after the commit
+                self._insert_chunk(conn, message_id, steps, labels)
+            conn.execute(
+                "UPDATE messages SET content = ?, status = ?, stats = coalesce(?, stats), token_count = ?"
+                " WHERE id = ?",
+                (content, status, None if stats is None else _dump(stats), stored + len(steps), message_id),
+            )
+            conn.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), row[0]))
             return labels
 
         labels = self._write(action)
         with self._lock:
-            if status == "streaming":
-                self._labels[message_id] = labels
-                self._streaming.add(message_id)
-            else:
-                self._labels.pop(message_id, None)
-                self._streaming.discard(message_id)
+            if status != "streaming":
+                self._live.pop(message_id, None)
+            elif live is not None:
+                live.labels, live.steps = labels, live.steps + steps
+            # a reply this store did not start stays "interrupted" to it: it keeps no steps for it
 
     def append_reply(self, message_id: int, content: str, new_steps: Sequence[TokenStep] = ()) -> None:
         """Save a streaming reply's text so far and its newest token records (one transaction)."""
@@ -752,6 +808,27 @@ class SessionStore:
     def check(self) -> list[str]:
         """``PRAGMA integrity_check`` (["ok"] when the file is sound)."""
         return [r[0] for r in self._read(lambda c: c.execute("PRAGMA integrity_check").fetchall())]
+
+
+def writer_id() -> str:
+    """Who is streaming a reply: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _writer_gone(writer: str | None) -> bool:
+    """True only when the writer surely died: a process of this host that no longer exists."""
+    if not writer or os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return False
+    host, _, pid = writer.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: it exists, under another user
+        return False
+    return False
 
 
 def _check_message(role: str, content: Any, status: str, *, final_only: bool) -> None:
