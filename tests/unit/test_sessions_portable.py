@@ -136,7 +136,7 @@ def test_markdown_export_reads_well(store: SessionStore) -> None:
     lines = md.splitlines()
     assert lines[0] == "# Show me **Python** code [bold]now[/]"
     assert "- **Model:** `HuggingFaceTB/SmolLM2-135M-Instruct`" in lines
-    assert any(line.startswith("- Sampling (sampling): temperature 0.7") for line in lines)
+    assert any(line.startswith("- Sampling: temperature 0.7 · top k 50 · top p 0.9") for line in lines)
     assert [line for line in lines if line.startswith("## ")] == [
         "## System",
         "## User",

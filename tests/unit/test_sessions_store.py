@@ -99,6 +99,14 @@ def test_empty_file_is_initialised(tmp_path: Path) -> None:
         assert s.backup is None
 
 
+def test_a_database_that_cannot_be_created_gives_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(WorkbenchError, match="cannot create the session database"):
+        SessionStore(blocker / "workbench.db")
+    assert blocker.read_text() == "a file where the data folder should be"
+
+
 def _v1_database(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     for statement in MIGRATIONS[0]:

@@ -152,9 +152,13 @@ def _tighten(path: Path) -> None:
 
 
 def _create_empty(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+    """Create the file with mode 0600 before SQLite opens it (SQLite gives -wal/-shm its mode)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+    except OSError as exc:
+        raise WorkbenchError(f"cannot create the session database {path}: {exc.strerror or exc}") from None
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

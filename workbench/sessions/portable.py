@@ -124,27 +124,29 @@ def to_json(data: Any, indent: int | None = 1) -> str:
 
 
 def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, float):
         return f"{value:.3g}" if math.isfinite(value) else str(value)
     return str(value)
 
 
 def settings_summary(load: dict[str, Any], sampling: dict[str, Any]) -> list[str]:
-    """One short line each for the load and sampling settings."""
+    """One short line each for the load and sampling settings, e.g.
+    ``Sampling: temperature 0.7 · top k 50 · ...`` (``Sampling: greedy · ...`` when greedy)."""
     lines = []
-    loads = [f"{k} {_number(v)}" for k, v in load.items() if k != "model"]
+    loads = [f"{k.replace('_', ' ')} {_number(v)}" for k, v in load.items() if k != "model"]
     if loads:
         lines.append("Loading: " + " · ".join(loads))
     if sampling:
-        mode = (
-            "greedy" if sampling.get("do_sample") is False or sampling.get("temperature") == 0 else "sampling"
-        )
-        parts = [
+        greedy = sampling.get("do_sample") is False or sampling.get("temperature") == 0
+        parts = ["greedy"] if greedy else []
+        parts += [
             f"{k.replace('_', ' ')} {_number(v)}"
             for k, v in sampling.items()
             if k != "do_sample" and v is not None
         ]
-        lines.append(f"Sampling ({mode}): " + " · ".join(parts))
+        lines.append("Sampling: " + " · ".join(parts))
     return lines
 
 

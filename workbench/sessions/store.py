@@ -160,7 +160,11 @@ class SessionStore:
         self._conn, self.backup = db.connect(self.path)
         self._lock = threading.RLock()
         self._live: dict[int, _LiveReply] = {}  # replies this store is writing: not "interrupted"
-        self._recover()
+        try:
+            self._recover()
+        except BaseException:
+            self._conn.close()
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -219,7 +223,8 @@ class SessionStore:
         marks = ", ".join("?" * len(dead))
         self._write(
             lambda c: c.execute(
-                "UPDATE messages SET status = 'stopped', stats = json_set(stats, '$.interrupted', json('true'))"
+                "UPDATE messages SET status = 'stopped', stats = CASE WHEN json_valid(stats)"
+                " THEN json_set(stats, '$.interrupted', json('true')) ELSE '{\"interrupted\":true}' END"
                 f" WHERE status = 'streaming' AND id IN ({marks})",
                 dead,
             )

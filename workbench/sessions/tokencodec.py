@@ -1,6 +1,8 @@
 """Compact binary encoding of a reply's :class:`TokenStep` records.
 
-A reply is stored as chunks appended while it streams (a save never rewrites earlier tokens).
+A reply is stored as chunks appended while it streams (a save never rewrites earlier tokens);
+when it ends, the store writes it again as one chunk (small chunks each waste part of a page,
+and one zlib stream over the whole reply is 15% smaller).
 Each chunk is zlib over a little-endian, column-by-column layout (all token ids together, all
 ``p`` together, ...): like values sit next to each other, which is what zlib compresses well,
 and 4-byte columns are split into byte planes (the exponent bytes of probabilities and the
