@@ -328,6 +328,8 @@ class SettingsPane(VerticalScroll, can_focus=False):
         self.set_class(self.size.width >= self.WIDE, "-wide")
 
     def on_mount(self) -> None:
+        # set_load_state() may have been called between compose() and now.
+        self.query_one("#set-load-state", Static).update(Text(safe_line(self._load_state)))
         # The app registers its themes in its own on_mount, which runs after ours.
         self.call_after_refresh(self.refresh_themes)
         # Follow theme changes made elsewhere so the field never shows a stale theme.
