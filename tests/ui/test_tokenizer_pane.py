@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static, TabbedContent, TextArea
+from textual.widgets import Button, Input, Select, Static, TabbedContent, TextArea
 
 from tests.models import smol_tokenizer
 from workbench.engine.prompts import NO_TEMPLATE_NOTICE, Prompt, chat_prompt
@@ -133,6 +133,22 @@ async def test_byte_pieces_and_long_text(table: TokenTable) -> None:
         assert chips(app).virtual_size.height > 100
 
 
+async def test_set_before_mount(table: TokenTable) -> None:
+    pane = TokenizerPane(id="tokenizer")
+    pane.set_tokenizer(table, MODEL)  # the app may load the model before the tab is mounted
+    pane.set_chat_prompt(Prompt((1, 4093, 198), "<|im_start|>user\n", templated=True))
+
+    class Early(App):
+        def compose(self) -> ComposeResult:
+            yield pane
+
+    app = Early()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "49,152" in text_of(app, "#tok-status"))
+        assert "3 tokens" in text_of(app, "#prompt-count")
+        assert app.query_one("#vocab-list", VocabList).row_count == 49152
+
+
 # --- the chat prompt -------------------------------------------------------------------
 
 
@@ -243,6 +259,7 @@ async def test_export_vocabulary_and_matches(table: TokenTable, workbench_home: 
 
         app.query_one("#vocab-query", Input).value = "good"
         await wait_until(pilot, lambda: text_of(app, "#vocab-count") == "11 matches")
+        assert str(app.query_one("#export-button", Button).label) == "Export 11"
         target = workbench_home / "nested" / "good.tsv"
         path_input.value = str(target)
         path_input.focus()

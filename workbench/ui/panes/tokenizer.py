@@ -160,7 +160,7 @@ class TokenizerPane(Vertical):
                 with Horizontal(classes="tok-row"):
                     yield Static("Export to", id="export-label")
                     yield Input(id="export-path", compact=True)
-                    yield Button("Export", id="export-button", compact=True)
+                    yield Button("Export all", id="export-button", compact=True)
             with TabPane("Decode ids", id="tok-tab-decode"):
                 yield Input(placeholder="ids, e.g. 1, 42 9690 or [1, 42]", id="decode-input", compact=True)
                 with VerticalScroll(id="decode-scroll"):
@@ -173,22 +173,33 @@ class TokenizerPane(Vertical):
         """A model was loaded or replaced: re-run every view against its tokenizer."""
         self.table = table
         self.model_name = model_name
-        status = Text(safe_line(model_name) or "model")
+        if self.is_mounted:  # otherwise on_mount shows it
+            self._show_tokenizer()
+
+    def set_chat_prompt(self, prompt: Prompt | None) -> None:
+        """The exact chat-templated prompt of the current conversation (None: no conversation)."""
+        self.chat_prompt = prompt
+        if self.is_mounted:
+            self._show_prompt()
+
+    def on_mount(self) -> None:
+        if self.table is not None:
+            self._show_tokenizer()
+
+    def _show_tokenizer(self) -> None:
+        table = self.table
+        assert table is not None
+        status = Text(safe_line(self.model_name) or "model")
         status.append(f" \u00b7 vocabulary {table.size:,} tokens", style="dim")
         self.query_one("#tok-status", Static).update(status)
         export = self.query_one("#export-path", Input)
         if not export.value or export.value == self._export_default:
-            self._export_default = str(default_export_path(model_name))
+            self._export_default = str(default_export_path(self.model_name))
             export.value = self._export_default
         self._retokenize()
         self._show_prompt()
         self._start_search()
         self._decode()
-
-    def set_chat_prompt(self, prompt: Prompt | None) -> None:
-        """The exact chat-templated prompt of the current conversation (None: no conversation)."""
-        self.chat_prompt = prompt
-        self._show_prompt()
 
     def show_view(self, view: str) -> None:
         """Show one view ('text', 'prompt', 'vocab' or 'decode') and focus its main widget."""
@@ -334,7 +345,7 @@ class TokenizerPane(Vertical):
         mode = str(self.query_one("#vocab-mode", Select).value)
         if not query.strip() if mode == "id" else not query:
             self.workers.cancel_group(self, "vocab-search")
-            self._matches = None
+            self._set_matches(None)
             count.remove_class("-error")
             vocab.set_rows(table, range(table.size))
             count.update(Text(f"whole vocabulary: {table.size:,} tokens"))
@@ -365,15 +376,20 @@ class TokenizerPane(Vertical):
         count = self.query_one("#vocab-count", Static)
         vocab = self.query_one("#vocab-list", VocabList)
         if message.error is not None:
-            self._matches = None
+            self._set_matches(None)
             vocab.set_rows(self.table, [])
             count.update(Text(safe_line(message.error)))
             count.add_class("-error")
             return
         count.remove_class("-error")
-        self._matches = message.ids
+        self._set_matches(message.ids)
         vocab.set_rows(self.table, message.ids)
-        count.update(Text(_matches(len(message.ids))))
+        count.update(Text(_match_count(len(message.ids))))
+
+    def _set_matches(self, ids: list[int] | None) -> None:
+        self._matches = ids
+        button = self.query_one("#export-button", Button)
+        button.label = "Export all" if ids is None else f"Export {len(ids):,}"
 
     @on(VocabList.CursorMoved, "#vocab-list")
     def _vocab_cursor(self, message: VocabList.CursorMoved) -> None:
@@ -381,7 +397,11 @@ class TokenizerPane(Vertical):
         if self.table is None or message.token_id is None:
             detail.update("")
             return
-        info = self.table.info(message.token_id)
+        try:
+            info = self.table.info(message.token_id)
+        except ValueError:
+            detail.update("")
+            return
         line = Text(f"{info.token_id} ", style="bold")
         line.append("piece ", style="dim")
         line.append(safe_line(info.piece))
@@ -448,5 +468,5 @@ class TokenizerPane(Vertical):
         chips.set_spans(spans)
 
 
-def _matches(count: int) -> str:
+def _match_count(count: int) -> str:
     return f"{count:,} match" if count == 1 else f"{count:,} matches"

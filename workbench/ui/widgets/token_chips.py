@@ -22,6 +22,7 @@ from workbench.engine.tokens import TokenSpan
 from workbench.safetext import safe_line
 
 EMPTY_LABEL = "\u2205"  # ∅: a token that decodes to nothing still gets a visible chip
+NEWLINE_MARK = "\u21b5"  # ↵, how labels show a newline: the chips start a new row after it
 
 
 def chip_label(span: TokenSpan) -> str:
@@ -50,8 +51,8 @@ class TokenChips(ScrollView, can_focus=True):
         scrollbar-size-vertical: 1;
         background: $surface;
     }
-    TokenChips > .token-chips--even { background: $primary 30%; color: $text; }
-    TokenChips > .token-chips--odd { background: $secondary 30%; color: $text; }
+    TokenChips > .token-chips--even { background: $primary 50%; color: $text; }
+    TokenChips > .token-chips--odd { background: $primary 20%; color: $text; }
     TokenChips > .token-chips--bytes { background: $warning 45%; color: $text; text-style: italic; }
     TokenChips > .token-chips--special { background: $error 45%; color: $text; text-style: bold; }
     TokenChips > .token-chips--id { color: $text-muted; }
@@ -65,6 +66,7 @@ class TokenChips(ScrollView, can_focus=True):
         self,
         empty: str = "",
         *,
+        break_lines: bool = True,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -73,6 +75,7 @@ class TokenChips(ScrollView, can_focus=True):
         self._spans: tuple[TokenSpan, ...] = ()
         self._labels: list[str] = []
         self._empty = empty
+        self.break_lines = break_lines  # start a new row after a token that ends in a newline
         # Chips of each visual row, for the width they were laid out at.
         self._rows: list[list[int]] = []
         self._layout_key: tuple[int, bool] | None = None
@@ -134,6 +137,9 @@ class TokenChips(ScrollView, can_focus=True):
                     row, x = [], 0
                 row.append(index)
                 x += chip + 1  # one blank cell between chips
+                if self.break_lines and self._labels[index].endswith(NEWLINE_MARK):
+                    rows.append(row)  # keep the text's line structure visible
+                    row, x = [], 0
             if row:
                 rows.append(row)
             self._rows, self._layout_key = rows, key
