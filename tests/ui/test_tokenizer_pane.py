@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +64,14 @@ async def loaded(pilot: Pilot, table: TokenTable, tab: str | None = None) -> Tok
 async def type_text(pilot: Pilot, text: str) -> None:
     pilot.app.query_one("#tok-input", TextArea).focus()
     await pilot.press(*text)
+
+
+def test_ui_modules_import_no_torch() -> None:
+    code = (
+        "import sys, workbench.ui.panes.tokenizer\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
 # --- text -> tokens --------------------------------------------------------------------
@@ -243,6 +253,9 @@ async def test_vocab_list_keyboard_reaches_the_last_entry(table: TokenTable) -> 
         await pilot.press("pagedown", "down")
         await wait_until(pilot, lambda: vocab.cursor == vocab.size.height)
         assert row_on_screen(vocab.cursor_id).startswith(f"{vocab.cursor_id:>5}")
+        top = int(vocab.scroll_offset.y)
+        await pilot.click("#vocab-list", offset=(3, 2))  # the mouse works too
+        await wait_until(pilot, lambda: vocab.cursor == top + 2)
 
 
 async def test_export_vocabulary_and_matches(table: TokenTable, workbench_home: Path) -> None:

@@ -100,7 +100,7 @@ class TokenizerPane(Vertical):
     BINDINGS: list[BindingType] = [
         Binding("ctrl+t", "toggle_specials", "Specials"),
         Binding("ctrl+g", "toggle_ids", "Ids"),
-        Binding("ctrl+l", "cycle_mode", "Search mode"),
+        Binding("ctrl+l", "cycle_mode", "Search mode", show=False),  # the mode is on screen
         Binding("ctrl+o", "export", "Export vocab"),
     ]
 
@@ -146,7 +146,11 @@ class TokenizerPane(Vertical):
                 yield TokenChips(LOADING, id="prompt-chips")
             with TabPane("Vocabulary", id="tok-tab-vocab"):
                 with Horizontal(classes="tok-row"):
-                    yield Input(placeholder="search tokens", id="vocab-query", compact=True)
+                    yield Input(
+                        placeholder="search token text (' good' finds \u2423good)",
+                        id="vocab-query",
+                        compact=True,
+                    )
                     yield Select(
                         [(mode, mode) for mode in SEARCH_MODES],
                         value="substring",
@@ -231,7 +235,6 @@ class TokenizerPane(Vertical):
     def action_toggle_ids(self) -> None:
         for chips in self.query(TokenChips):
             chips.show_ids = not chips.show_ids
-        self._retokenize()  # the counts line says whether ids are shown
 
     def action_cycle_mode(self) -> None:
         select = self.query_one("#vocab-mode", Select)
@@ -363,8 +366,11 @@ class TokenizerPane(Vertical):
                 ids.append(token_id)
                 if not len(ids) % 4096 and worker.is_cancelled:
                     return
-        except ValueError as exc:
+        except ValueError as exc:  # a bad regex or id: said inline
             self.post_message(_SearchDone(serial, [], str(exc)))
+            return
+        except Exception as exc:  # anything else is said too, not left at "searching…"
+            self.post_message(_SearchDone(serial, [], f"search failed: {exc}"))
             return
         if not worker.is_cancelled:
             self.post_message(_SearchDone(serial, ids, None))
@@ -426,7 +432,7 @@ class TokenizerPane(Vertical):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             count = export_vocabulary(table, path, ids)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # OSError mostly; whatever it is, the user is told
             self.post_message(_ExportDone(path, 0, str(exc)))
             return
         self.post_message(_ExportDone(path, count, None))
