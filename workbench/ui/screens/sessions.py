@@ -12,8 +12,10 @@ Home and End jump straight to either end of the whole list.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import date, datetime
+from itertools import accumulate
 from typing import TypeVar
 
 from rich.style import Style
@@ -40,8 +42,9 @@ MATCH_STYLE = Style(bold=True, reverse=True)  # reverse stays visible on the cur
 CURRENT_MARK = "●"
 SNIPPET_INDENT = 4
 
-# Column widths (cells) to the right of the title; the title takes what is left.
-MODEL_WIDTH, COUNT_WIDTH, DATE_WIDTH, GAP = 22, 5, 16, 2
+# Column widths (cells) to the right of the title; the title takes what is left and the
+# model column a quarter of the width, within these bounds.
+MODEL_MIN, MODEL_MAX, COUNT_WIDTH, DATE_WIDTH, GAP = 12, 24, 5, 16, 2
 
 
 def format_updated(timestamp: float, today: date | None = None) -> str:
@@ -59,7 +62,8 @@ def _columns(width: int) -> tuple[int, int]:
     """(title width, model width) for a row ``width`` cells wide: the model column goes
     first when the screen is narrow, so the title keeps at least ~20 cells."""
     fixed = 2 + GAP + COUNT_WIDTH + GAP + DATE_WIDTH  # mark + count + date
-    model = MODEL_WIDTH if width - fixed - GAP - MODEL_WIDTH >= 20 else 0
+    model = max(MODEL_MIN, min(MODEL_MAX, width // 4))
+    model = model if width - fixed - GAP - model >= 20 else 0
     title = max(8, width - fixed - (GAP + model if model else 0))
     return title, model
 
@@ -219,6 +223,7 @@ class SessionList(OptionList):
         self._update_subtitle()
 
     def _line_of(self, index: int) -> int:
+        """The first line of row ``index`` (rows with a snippet take two lines)."""
         return sum(2 if row.snippet is not None else 1 for row in self.rows[:index])
 
     def _update_subtitle(self) -> None:
@@ -240,6 +245,27 @@ class SessionList(OptionList):
         self._update_subtitle()
         # After this move has been handled: a refetch replaces the options being watched.
         self.call_later(self._shift_if_near_edge)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.call_later(self._follow_scroll)
+
+    def _follow_scroll(self) -> None:
+        """The wheel or the scrollbar moves the view without the cursor: move the window
+        when the view nears its edge, so scrolling is not stopped at the end of a window."""
+        if not self.rows:
+            return
+        top, height = int(self.scroll_y), self.scrollable_content_region.height
+        starts = list(accumulate((2 if row.snippet is not None else 1 for row in self.rows), initial=0))
+        near_end = top + height >= starts[-1] - MARGIN
+        if not ((near_end and self.start + len(self.rows) < self.total) or (top < MARGIN and self.start > 0)):
+            return
+        index = self.highlighted
+        if index is None or not top <= starts[index] < top + height:
+            # The cursor is off screen and may leave the window: it moves to the top row.
+            index = min(bisect_right(starts, top) - 1, len(self.rows) - 1)
+        screen_row = starts[index] - top
+        self._load(self.total, self.start + index, self.rows[index].id, screen_row)
 
     def on_resize(self, event: events.Resize) -> None:
         # Rows are laid out for a width: lay them out again, keeping cursor and scroll.
@@ -281,8 +307,6 @@ class SessionsScreen(Screen[int | None]):
     ]
     DEFAULT_CSS = """
     SessionsScreen { layout: vertical; }
-    SessionsScreen #sessions-top { height: auto; padding: 0 1; }
-    SessionsScreen #sessions-search { margin: 0 0; }
     SessionsScreen #sessions-count { height: 1; padding: 0 2; color: $text-muted; }
     SessionsScreen #sessions-header { height: 1; padding: 0 2; text-style: bold; color: $text-muted; }
     """
