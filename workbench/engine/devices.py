@@ -107,10 +107,10 @@ def memory_in_use(plan: DevicePlan) -> str:
     """A short memory figure for the status line: accelerator memory, else the process's RSS."""
     if plan.device_map or plan.device.startswith("cuda"):
         used = sum(torch.cuda.memory_allocated(i) for i in range(torch.cuda.device_count()))
-        return f"{used / 2**30:.2f} GiB GPU"
+        return f"GPU {used / 2**30:.2f}G"
     if plan.device == "mps":
-        return f"{torch.mps.current_allocated_memory() / 2**30:.2f} GiB MPS"
-    return f"{resident_bytes() / 2**30:.2f} GiB RAM"
+        return f"MPS {torch.mps.current_allocated_memory() / 2**30:.2f}G"
+    return f"RAM {resident_bytes() / 2**30:.2f}G"
 
 
 def resident_bytes() -> int:

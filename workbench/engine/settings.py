@@ -56,16 +56,18 @@ def _flag(name: str, value: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SamplingSettings:
-    """How the next token is chosen. Defaults are transformers' ``GenerationConfig`` defaults.
+    """How the next token is chosen.
 
-    ``temperature == 0`` means greedy decoding (as in llama.cpp and most chat UIs).
+    The defaults are llama.cpp's chat defaults (temperature 0.8, top-k 40, top-p 0.95,
+    min-p 0.05): sampling on, with the tail cut, so the ``q`` column shows what the warpers
+    do. ``temperature == 0`` means greedy decoding (as in llama.cpp and most chat UIs).
     """
 
     do_sample: bool = True
-    temperature: float = 1.0
-    top_k: int = 50
-    top_p: float = 1.0
-    min_p: float = 0.0
+    temperature: float = 0.8
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
     repetition_penalty: float = 1.0
     max_new_tokens: int = 512
     seed: int | None = None

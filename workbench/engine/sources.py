@@ -50,6 +50,15 @@ class ModelSource:
         return self.location
 
     @property
+    def short_name(self) -> str:
+        """For tight places (the status line): the model's name without the source details."""
+        if self.kind == "bundled":
+            return "SmolLM2-135M-Instruct"
+        if self.kind == "gguf" and self.gguf_file:
+            return Path(self.gguf_file).stem
+        return self.display_name
+
+    @property
     def gguf_path(self) -> Path | None:
         if self.gguf_file is None:
             return None

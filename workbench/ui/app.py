@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -46,13 +47,12 @@ FLUSH_HZ = 20
 
 
 class WorkbenchApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
-        Binding("ctrl+e", "edit_last", "Edit last"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+y", "copy", "Copy"),
         Binding("f6", "toggle_heatmap", "Heat map"),
@@ -98,11 +98,11 @@ class WorkbenchApp(App[int]):
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="chat", id="tabs"):
-            with TabPane("Chat [F2]", id="chat"):
+            with TabPane("F2 Chat", id="chat"):
                 yield ChatPane()
-            with TabPane("Tokenizer [F3]", id="tokenizer"):
+            with TabPane("F3 Tokenizer", id="tokenizer"):
                 yield TokenizerPane(id="tokenizer-pane")
-            with TabPane("Settings [F4]", id="settings"):
+            with TabPane("F4 Settings", id="settings"):
                 yield SettingsPane(self.config_data, id="settings-pane")
         yield StatusLine(id="status")
         yield Footer()
@@ -196,7 +196,7 @@ class WorkbenchApp(App[int]):
         loaded = self.loaded
         self.status.hide_progress()
         self.status.update_info(
-            model=loaded.source.display_name,
+            model=loaded.source.short_name,
             device=loaded.plan.label,
             dtype=loaded.dtype_name,
             context_max=loaded.context_length,
@@ -207,7 +207,7 @@ class WorkbenchApp(App[int]):
         self.query_one(SettingsPane).set_load_state(
             f"Loaded {loaded.source.display_name} on {loaded.plan.label} ({loaded.dtype_name}) in {seconds}"
         )
-        self.query_one("#chat-input", Input).placeholder = f"Message {loaded.source.display_name}… (Enter sends)"
+        self.query_one("#chat-input", Input).placeholder = f"Message {loaded.source.short_name}… (Enter sends)"
         self.query_one(TokenizerPane).set_tokenizer(loaded.table, loaded.source.display_name)
         self._update_prompt_view()
         self._refresh_memory()
@@ -465,7 +465,21 @@ class WorkbenchApp(App[int]):
         self.notify("Heat map on: tokens coloured by probability." if on else "Heat map off.")
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.active == tab:
+            return
+        # Drop focus first: a focused widget left in the old pane would hand focus to its
+        # neighbour there, and TabbedContent re-activates the pane of whatever gets focus.
+        self.set_focus(None)
+        tabs.active = tab
+        self.call_after_refresh(self._focus_first_in, tab)
+
+    def _focus_first_in(self, tab: str) -> None:
+        preferred = {"chat": "#chat-input", "tokenizer": "#tok-input", "settings": "#set-model"}
+        try:
+            self.query_one(preferred[tab]).focus()
+        except Exception:  # noqa: BLE001 - a pane without that widget: leave focus alone
+            pass
 
     def action_help(self) -> None:
         from workbench.ui.screens.help import HelpScreen
@@ -477,7 +491,7 @@ class WorkbenchApp(App[int]):
         commands = [
             ("Stop generating", "Stop the reply being generated (Esc)", self.action_stop),
             ("Regenerate reply", "A new reply to the last message; the old one stays as a branch (Ctrl+R)", self.action_regenerate),
-            ("Edit last message", "Edit and resend your last message (Ctrl+E)", self.action_edit_last),
+            ("Edit last message", "Edit and resend your last message (Up in the empty message box)", self.action_edit_last),
             ("New chat", "Start a new conversation (Ctrl+N)", self.action_new_chat),
             ("Copy reply", "Copy the selected or last reply to the clipboard (Ctrl+Y)", self.action_copy),
             ("Toggle heat map", "Colour reply tokens by probability (F6)", self.action_toggle_heatmap),

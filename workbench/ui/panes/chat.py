@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input
 
 from workbench.ui.widgets.chart import CandidatesChart
 from workbench.ui.widgets.conversation import ConversationView
+
+
+class ChatInput(Input):
+    """The message box. Up in an empty box edits your last message, as in most chat apps."""
+
+    BINDINGS = [Binding("up", "edit_last", "Edit last")]
+
+    def action_edit_last(self) -> None:
+        if not self.value:
+            self.app.action_edit_last()  # type: ignore[attr-defined]
 
 
 class ChatPane(Horizontal):
@@ -22,7 +33,7 @@ class ChatPane(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="chat-left"):
             yield ConversationView(id="conversation")
-            yield Input(placeholder="Message the model… (Enter sends)", id="chat-input")
+            yield ChatInput(placeholder="Message the model… (Enter sends)", id="chat-input")
         yield CandidatesChart(id="chart")
 
     def on_resize(self) -> None:

@@ -1,0 +1,55 @@
+"""Shared helpers for Pilot tests of the whole app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from workbench.config import Config, UiSettings
+from workbench.engine.settings import LoadSettings, SamplingSettings
+
+
+async def wait_until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Poll instead of sleeping: returns as soon as ``predicate()`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+def greedy_config(max_new_tokens: int = 12, **ui: object) -> Config:
+    return Config(
+        model=LoadSettings(model="tiny"),
+        sampling=SamplingSettings(do_sample=False, max_new_tokens=max_new_tokens),
+        ui=UiSettings(**ui),  # type: ignore[arg-type]
+    )
+
+
+async def start_with_model(app, pilot: Pilot, loaded) -> None:
+    """Hand the app an already-loaded model, as the load worker would."""
+    from workbench.ui.messages import ModelLoaded
+
+    app.post_message(ModelLoaded(loaded))
+    await wait_until(pilot, lambda: app.loaded is loaded, what="model loaded")
+
+
+async def send(app, pilot: Pilot, text: str, timeout: float = 60) -> None:
+    """Type a message, press Enter and wait for the reply to end."""
+    replies_before = sum(1 for t in app.conversation.turns.values() if t.role == "assistant")
+    app.action_show_tab("chat")
+    await pilot.pause()
+    chat_input = app.query_one("#chat-input")
+    chat_input.focus()
+    chat_input.value = text
+    await pilot.press("enter")
+    await wait_until(
+        pilot,
+        lambda: not app.generating
+        and sum(1 for t in app.conversation.turns.values() if t.role == "assistant") > replies_before,
+        timeout,
+        "reply",
+    )
