@@ -55,6 +55,7 @@ class WorkbenchApp(App[int]):
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+y", "copy", "Copy"),
+        Binding("f5", "sessions", "Sessions"),
         Binding("f6", "toggle_heatmap", "Heat map"),
         Binding("f2", "show_tab('chat')", "Chat", show=False),
         Binding("f3", "show_tab('tokenizer')", "Tokens", show=False),
@@ -498,6 +499,7 @@ class WorkbenchApp(App[int]):
             ("Show chat", "The conversation and the live chart (F2)", lambda: self.action_show_tab("chat")),
             ("Show tokenizer", "Tokenizer inspector and vocabulary (F3)", lambda: self.action_show_tab("tokenizer")),
             ("Show settings", "Model, device, dtype, sampling, theme (F4)", lambda: self.action_show_tab("settings")),
+            ("Sessions", "Saved conversations: open, search, rename, duplicate, delete (F5)", self.action_sessions),
             ("Help", "All keys (F1)", self.action_help),
         ]
         for title, help_text, callback in commands:
@@ -568,6 +570,26 @@ class WorkbenchApp(App[int]):
             self.notify(f"Could not save settings: {exc}", severity="error")
 
     # --- sessions -------------------------------------------------------------------
+
+    def action_sessions(self) -> None:
+        if self.sync.store is None:
+            self.notify("Sessions are not available: the session database could not be opened.", severity="error")
+            return
+        from workbench.ui.screens.sessions import SessionsScreen
+
+        screen = SessionsScreen(self.sync.store, self.sync.session_id)
+
+        def opened(session_id: int | None) -> None:
+            current_deleted = self.sync.session_id is not None and self.sync.session_id in screen.deleted_ids
+            if session_id is not None and session_id != self.sync.session_id:
+                if self.generating:
+                    self.notify("Stop the reply being generated (Esc) before opening another session.", severity="warning")
+                    return
+                self.resume_session(session_id)
+            elif current_deleted:
+                self.action_new_chat()
+
+        self.push_screen(screen, opened)
 
     def resume_session(self, ref: str | int) -> bool:
         """Open a saved session: its messages, settings and model (loaded if it differs)."""
