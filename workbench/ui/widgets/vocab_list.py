@@ -25,6 +25,7 @@ from workbench.engine.tokens import TokenTable
 from workbench.safetext import safe_line
 
 KIND_WIDTH = 7  # len("special")
+MAX_LABEL_WIDTH = 64  # on a wide screen the kind column stays near the label
 
 
 class VocabList(ScrollView, can_focus=True):
@@ -119,7 +120,7 @@ class VocabList(ScrollView, can_focus=True):
     def row_text(self, row: int) -> str:
         """Row ``row`` as plain text, as drawn at the current width."""
         width = self._width() or 80
-        return "".join(segment.text for segment in self._row_segments(row, width, None))
+        return "".join(segment.text for segment in self._row_segments(row, width, None, cursor=False))
 
     # --- keys and mouse ----------------------------------------------------------------
 
@@ -173,7 +174,7 @@ class VocabList(ScrollView, can_focus=True):
     def _width(self) -> int:
         return self._viewport().width
 
-    def _row_segments(self, row: int, width: int, base: Style | None) -> list[Segment]:
+    def _row_segments(self, row: int, width: int, base: Style | None, cursor: bool) -> list[Segment]:
         table = self._table
         if table is None or not 0 <= row < len(self._ids):
             return []
@@ -184,13 +185,15 @@ class VocabList(ScrollView, can_focus=True):
         except ValueError:  # an id the tokenizer does not know (a stale row)
             label, kind = "?", "text"
         id_width = len(str(max(table.size - 1, 0)))
-        label_width = max(1, width - id_width - KIND_WIDTH - 4)
+        label_width = max(1, min(MAX_LABEL_WIDTH, width - id_width - KIND_WIDTH - 4))
         if cell_len(label) > label_width:
             label = set_cell_size(label, label_width - 1) + "\u2026"
         label = set_cell_size(label, label_width)
 
         def style(name: str) -> Style | None:
-            return None if base is None else base + self.get_component_rich_style(name, partial=True)
+            if base is None or cursor:  # the cursor's colours win, so its row stays legible
+                return base
+            return base + self.get_component_rich_style(name, partial=True)
 
         label_style = {"bytes": "vocab-list--bytes", "special": "vocab-list--special"}.get(kind)
         return [
@@ -205,7 +208,7 @@ class VocabList(ScrollView, can_focus=True):
         base = self.rich_style
         if row == self.cursor and self._ids:
             base = base + self.get_component_rich_style("vocab-list--cursor")
-        segments = self._row_segments(row, width, base)
+        segments = self._row_segments(row, width, base, cursor=row == self.cursor)
         if not segments:
             return Strip.blank(width, self.rich_style)
         return Strip(segments).adjust_cell_length(width, base)
