@@ -14,11 +14,18 @@ from workbench.ui.widgets.conversation import ConversationView
 class ChatInput(Input):
     """The message box. Up in an empty box edits your last message, as in most chat apps."""
 
-    BINDINGS = [Binding("up", "edit_last", "Edit last")]
+    BINDINGS = [
+        Binding("up", "edit_last", "Edit last"),
+        Binding("tab", "focus_conversation", "Token cursor", show=False),
+    ]
 
     def action_edit_last(self) -> None:
         if not self.value:
             self.app.action_edit_last()  # type: ignore[attr-defined]
+
+    def action_focus_conversation(self) -> None:
+        """Tab goes to the conversation (its token cursor), not round the hidden tabs."""
+        self.screen.query_one(ConversationView).focus()
 
 
 class ChatPane(Horizontal):

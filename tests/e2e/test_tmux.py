@@ -1,0 +1,103 @@
+"""The real `workbench` in a real terminal (tmux), driven with keys and read off the screen."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.tmux import TmuxApp, read_marker
+from workbench import paths
+
+pytestmark = pytest.mark.slow
+
+if shutil.which("tmux") is None:  # `make test` installs tmux; this only guards a hand-run pytest
+    pytest.skip("tmux is not installed (make test installs it)", allow_module_level=True)
+
+
+@pytest.fixture
+def greedy_config_file(workbench_home):
+    config = paths.config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[sampling]\ndo_sample = false\nmax_new_tokens = 60\n[model]\ndevice = \"cpu\"\n")
+    return config
+
+
+def loaded(screen: str) -> bool:
+    return "ctx 0/8192" in screen or "ctx " in screen and "RAM" in screen
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+def test_chat_stop_tokens_and_tabs_in_a_real_terminal(greedy_config_file, tmp_path, size):
+    marker = tmp_path / "first-frame.json"
+    app = TmuxApp([], *size, env={"WORKBENCH_FIRST_FRAME_FILE": str(marker)})
+    try:
+        frame = read_marker(marker)
+        assert frame["torch_imported"] is False  # the first frame came before torch
+        app.wait_for(loaded, timeout=120, what="the model to load")
+        app.type("What is the capital of France?")
+        app.keys("Enter")
+        screen = app.wait_for(lambda s: "Paris" in s and "tok/s" in s, timeout=120, what="the answer")
+        assert "Top-k candidates" in screen and "entropy" in screen
+        # Tab to the conversation: the token cursor shows a token's candidates
+        app.keys("Tab")
+        app.wait_for("of the reply", timeout=20, what="a selected token")
+        # the tokenizer inspector: the ids of "good morning"
+        app.keys("F3")
+        app.wait_for("Chat prompt", timeout=20)
+        app.type("good morning")
+        app.wait_for(lambda s: "12018" in s and "5738" in s, timeout=20, what="token ids")
+        # Escape mid-answer stops it
+        app.keys("F2")
+        app.type("Write a very long essay about the history of bread.")
+        app.keys("Enter")
+        app.wait_for("generating", timeout=30)
+        app.keys("Escape")
+        app.wait_for("stopped", timeout=30, what="the stopped marker")
+        app.keys("C-q")
+        app.wait_for(lambda s: app.dead(), timeout=20, what="the app to quit")
+    finally:
+        app.close()
+
+
+def test_resume_last_in_a_real_terminal(greedy_config_file):
+    app = TmuxApp([], 100, 30)
+    try:
+        app.wait_for(loaded, timeout=120, what="the model to load")
+        app.type("Say the word lighthouse.")
+        app.keys("Enter")
+        first = app.wait_for(lambda s: "tok/s" in s and "Model" in s, timeout=120, what="the reply")
+        app.keys("C-q")
+        app.wait_for(lambda s: app.dead(), timeout=20)
+    finally:
+        app.close()
+    resumed = TmuxApp(["--resume", "last"], 100, 30)
+    try:
+        screen = resumed.wait_for("lighthouse", timeout=60, what="the resumed conversation")
+        assert "Resumed" in screen or "lighthouse" in screen
+        assert first.count("lighthouse") >= 1
+    finally:
+        resumed.close()
+    listing = subprocess.run(
+        [sys.executable, "-m", "workbench", "sessions", "list"], capture_output=True, text=True, timeout=60
+    )
+    assert "lighthouse" in listing.stdout
+
+
+def test_no_escape_sequence_from_the_model_reaches_the_terminal(greedy_config_file):
+    """The user's own input (and so the prompt the model sees) is full of escapes; nothing leaks."""
+    app = TmuxApp([], 100, 30)
+    try:
+        app.wait_for(loaded, timeout=120)
+        app.type("[bold]hi[/] \x1b]0;PWNED\x07 \x1b[2J [link=x]y")
+        app.keys("Enter")
+        screen = app.wait_for(lambda s: "tok/s" in s and "Model" in s, timeout=120)
+        assert "[bold]hi[/]" in screen and "[link=x]y" in screen
+        title = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", app.name, "#{pane_title}"], capture_output=True, text=True
+        ).stdout
+        assert "PWNED" not in title
+    finally:
+        app.close()
