@@ -28,6 +28,7 @@ PROMPT = "Once upon a time, in a small village by the sea, there lived"
 def time_generate(loaded, ids, settings: SamplingSettings) -> tuple[float, int]:
     kwargs = {"do_sample": False} if settings.greedy else {
         "do_sample": True, "temperature": settings.temperature, "top_k": settings.top_k, "top_p": settings.top_p,
+        "min_p": settings.min_p or None,
     }
     if settings.seed is not None:
         torch.manual_seed(settings.seed)

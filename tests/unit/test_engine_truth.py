@@ -115,7 +115,7 @@ def test_seeded_sampling_is_reproducible_and_equals_generate(tiny):
     torch.manual_seed(1234)
     with torch.no_grad():
         out = tiny.model.generate(
-            torch.tensor([ids]), do_sample=True, temperature=0.9, top_k=30, top_p=0.95, max_new_tokens=30,
+            torch.tensor([ids]), do_sample=True, temperature=0.9, top_k=30, top_p=0.95, min_p=settings.min_p, max_new_tokens=30,
             eos_token_id=2, pad_token_id=2,
         )
     assert first == out[0, len(ids) :].tolist()
