@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -21,7 +22,7 @@ if shutil.which("tmux") is None:  # `make test` installs tmux; this only guards 
 def greedy_config_file(workbench_home):
     config = paths.config_file()
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[sampling]\ndo_sample = false\nmax_new_tokens = 60\n[model]\ndevice = \"cpu\"\n")
+    config.write_text("[sampling]\ndo_sample = false\nmax_new_tokens = 120\n[model]\ndevice = \"cpu\"\n")
     return config
 
 
@@ -47,11 +48,15 @@ def test_chat_stop_tokens_and_tabs_in_a_real_terminal(greedy_config_file, tmp_pa
         # the tokenizer inspector: the ids of "good morning"
         app.keys("F3")
         app.wait_for("Chat prompt", timeout=20)
+        time.sleep(0.5)
         app.type("good morning")
         app.wait_for(lambda s: "12018" in s and "5738" in s, timeout=20, what="token ids")
         # Escape mid-answer stops it
         app.keys("F2")
+        app.wait_for("Top-k candidates", timeout=20)
+        time.sleep(0.5)  # let the tab switch hand focus to the message box
         app.type("Write a very long essay about the history of bread.")
+        app.wait_for("history of bread", timeout=20, what="the typed message")
         app.keys("Enter")
         app.wait_for("generating", timeout=30)
         app.keys("Escape")

@@ -95,6 +95,8 @@ def test_gguf_is_cached_and_a_damaged_cache_is_rebuilt():
     assert second.tokenizer.encode("Hello world") == first.tokenizer.encode("Hello world")
     assert second.tokenizer.chat_template == first.tokenizer.chat_template
     # damage the cache: the next load falls back to the GGUF and rewrites it
+    # a new file, not an in-place write: other tests' models still map the old one
+    (cache / "model.safetensors").unlink()
     (cache / "model.safetensors").write_bytes(b"garbage")
     third = load_model(LoadSettings(device="cpu", dtype="float32"))
     assert not third.from_cache

@@ -30,7 +30,7 @@ def store(tmp_path: Path) -> SessionStore:
 
 def rich_session(store: SessionStore) -> int:
     """System prompt, two branches, a stopped reply, an error reply, token records, stats."""
-    sampling = SamplingSettings(temperature=0.7, top_p=0.9, seed=3)
+    sampling = SamplingSettings(temperature=0.7, top_k=50, top_p=0.9, seed=3)
     sid = store.create_session(
         "HuggingFaceTB/SmolLM2-135M-Instruct",
         load=LoadSettings(model="HuggingFaceTB/SmolLM2-135M-Instruct", dtype="float32"),
