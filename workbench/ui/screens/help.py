@@ -64,8 +64,8 @@ class HelpScreen(ModalScreen[None]):
 
     def _table(self) -> Table:
         table = Table(title="Keys (Esc closes)", expand=True, show_header=False, box=None, padding=(0, 2))
-        table.add_column("key", style="bold cyan", no_wrap=True)
-        table.add_column("action")
+        table.add_column("key", style="bold cyan", no_wrap=True, width=18)
+        table.add_column("action", ratio=1)
         for title, rows in self._sections():
             table.add_row(Text(title, style="bold underline"), "")
             for key, description in rows:
