@@ -240,9 +240,11 @@ class Decoder:
         return step, dist
 
 
-# Who picks each token: given the distribution, return a token id and how it was chosen,
-# or None to stop. The default chooser is the sampler.
-Chooser = Callable[[Distribution], "tuple[int, ChosenBy] | None"]
+# Who picks each token: given the distribution, return (token id, how it was chosen) or
+# (token id, how, the distribution it was chosen from, e.g. one re-weighted while paused),
+# or None to stop. Without a chooser the sampler picks.
+Choice = tuple[int, ChosenBy] | tuple[int, ChosenBy, Distribution]
+Chooser = Callable[[Distribution], "Choice | None"]
 
 
 class Generation:
@@ -251,6 +253,9 @@ class Generation:
     Stops at any EOS id, at ``max_new_tokens``, when the context is full, or when ``cancel``
     is set (checked before every token, so another thread can stop it between any two).
     ``text`` is the reply so far; ``finish_reason`` says why it ended.
+
+    ``resume_steps`` continue a reply that already has these tokens (their ids are the last
+    ones in the decoder): a branch from token i of an earlier reply starts with its first i.
     """
 
     def __init__(
@@ -261,6 +266,7 @@ class Generation:
         max_new_tokens: int | None = None,
         cancel: threading.Event | None = None,
         chooser: Chooser | None = None,
+        resume_steps: Sequence[TokenStep] = (),
     ) -> None:
         self.decoder = decoder
         self.sampler = sampler
@@ -268,16 +274,23 @@ class Generation:
         self.max_new_tokens = max_new_tokens or sampler.settings.max_new_tokens
         self.cancel = cancel or threading.Event()
         self.chooser = chooser
-        self.text = ""
-        self.steps: list[TokenStep] = []
-        self.finish_reason: str | None = None  # eos | length | context | cancelled | stopped
+        self.steps: list[TokenStep] = list(resume_steps)
+        self.text = "".join(step.text for step in resume_steps)
+        self.new_tokens = 0
+        self.finish_reason: str | None = None  # eos | length | context | cancelled
         self.started = 0.0
         self.elapsed = 0.0
-        self._stream = TextStream(decoder.loaded.tokenizer, prefix_ids=decoder.ids)
+        # (index of the first token, settings) each time the sampling settings changed
+        self.settings_changes: list[tuple[int, dict]] = []
+        ids = decoder.ids
+        before = ids[: len(ids) - len(resume_steps)] if resume_steps else ids
+        self._stream = TextStream(decoder.loaded.tokenizer, prefix_ids=before)
+        for step in resume_steps:  # rebuild the stream's state (bytes held mid-character)
+            self._stream.step(step.token_id)
 
     @property
     def tokens_per_second(self) -> float:
-        return len(self.steps) / self.elapsed if self.elapsed > 0 else 0.0
+        return self.new_tokens / self.elapsed if self.elapsed > 0 else 0.0
 
     def __iter__(self) -> Iterator[TokenStep]:
         self.started = time.perf_counter()
@@ -288,15 +301,16 @@ class Generation:
 
     def _run(self) -> Iterator[TokenStep]:
         decoder = self.decoder
-        for index in range(self.max_new_tokens):
-            # Read every step: another thread may swap in new settings for the next token.
-            sampler = self.sampler
+        last_settings = None
+        for index in range(len(self.steps), self.max_new_tokens):
             if self.cancel.is_set():
                 self._finish("cancelled")
                 return
             if decoder.context_full:
                 self._finish("context")
                 return
+            # Read every step: another thread may swap in new settings for the next token.
+            sampler = self.sampler
             if self.chooser is None:
                 step, _ = decoder.step(sampler, self.top_k, index=index)
             else:
@@ -305,8 +319,15 @@ class Generation:
                 if choice is None or self.cancel.is_set():
                     self._finish("cancelled")
                     return
-                token_id, chosen_by = choice
+                token_id, chosen_by = choice[0], choice[1]
+                if len(choice) > 2:
+                    dist = choice[2]  # type: ignore[misc]
+                    sampler = dist.sampler
                 step, _ = decoder.step(sampler, self.top_k, token_id, chosen_by, index, distribution=dist)
+            if sampler.settings != last_settings:
+                self.settings_changes.append((index, sampler.settings.to_dict()))
+                last_settings = sampler.settings
+            self.new_tokens += 1
             if step.is_end:
                 tail = self._stream.flush()
                 step = _with_text(step, tail)

@@ -1,0 +1,120 @@
+"""Step mode: a chooser that lets someone else (a person, through the UI) pick each token.
+
+The generation thread calls the chooser with each new distribution and waits. Another
+thread answers with :meth:`StepChooser.decide`: sample one, take the most probable, or
+use a given token; or sets it playing, so it samples by itself every ``delay`` seconds.
+While it waits, :meth:`reweight` applies other sampling settings to the distribution it
+holds: a new ``q`` from the logits already computed, no forward pass.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from workbench.engine.decoding import Choice, Distribution
+from workbench.engine.sampling import Sampler
+from workbench.engine.settings import SamplingSettings
+
+DecisionKind = Literal["sample", "greedy", "token", "stop"]
+PLAY_DELAYS = (1.0, 0.5, 0.25, 0.1, 0.0)  # seconds between tokens while playing
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    kind: DecisionKind
+    token_id: int | None = None
+
+
+class StepChooser:
+    """Thread-safe: ``__call__`` runs on the generation thread, everything else anywhere."""
+
+    def __init__(
+        self,
+        on_waiting: Callable[[Distribution], None] | None = None,
+        cancel: threading.Event | None = None,
+        playing: bool = False,
+        delay: float = 0.5,
+    ) -> None:
+        self._on_waiting = on_waiting
+        self._cancel = cancel or threading.Event()
+        self._cond = threading.Condition()
+        self._decision: Decision | None = None
+        self._dist: Distribution | None = None
+        self.playing = playing
+        self.delay = delay
+        self.first_token: int | None = None  # a token forced as the very next one (branching)
+
+    # --- the generation thread -------------------------------------------------------
+
+    def __call__(self, dist: Distribution) -> Choice | None:
+        if self.first_token is not None:
+            token, self.first_token = self.first_token, None
+            return token, "user", dist
+        with self._cond:
+            self._dist = dist
+            self._decision = None
+        if self._on_waiting is not None:
+            self._on_waiting(dist)
+        decision = self._wait()
+        with self._cond:
+            dist, self._dist = self._dist or dist, None
+        if decision.kind == "stop":
+            return None
+        if decision.kind == "token":
+            assert decision.token_id is not None
+            return decision.token_id, "user", dist
+        if decision.kind == "greedy":
+            return int(dist.q.argmax().item()), "greedy", dist
+        sampler = dist.sampler
+        return int(sampler.choose(dist.q).item()), "greedy" if sampler.settings.greedy else "sample", dist
+
+    def _wait(self) -> Decision:
+        started = time.monotonic()
+        with self._cond:
+            while True:
+                if self._cancel.is_set():
+                    return Decision("stop")
+                if self._decision is not None:
+                    return self._decision
+                if self.playing:
+                    remaining = self.delay - (time.monotonic() - started)
+                    if remaining <= 0:
+                        return Decision("sample")
+                    self._cond.wait(min(remaining, 0.05))
+                else:
+                    self._cond.wait(0.05)  # wake now and then to see a cancel
+
+    # --- the other thread ------------------------------------------------------------
+
+    @property
+    def waiting(self) -> Distribution | None:
+        """The distribution waiting for a decision, if any."""
+        with self._cond:
+            return self._dist
+
+    def decide(self, decision: Decision) -> None:
+        with self._cond:
+            self._decision = decision
+            self._cond.notify_all()
+
+    def set_playing(self, playing: bool, delay: float | None = None) -> None:
+        with self._cond:
+            self.playing = playing
+            if delay is not None:
+                self.delay = delay
+            self._cond.notify_all()
+
+    def reweight(self, settings: SamplingSettings) -> Distribution | None:
+        """Apply other settings to the waiting distribution (no forward pass); returns it."""
+        with self._cond:
+            if self._dist is None:
+                return None
+            self._dist = self._dist.reweighted(Sampler(settings))
+            return self._dist
+
+    def stop(self) -> None:
+        self.decide(Decision("stop"))
