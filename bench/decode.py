@@ -26,10 +26,17 @@ PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
 def time_generate(loaded, ids, settings: SamplingSettings) -> tuple[float, int]:
-    kwargs = {"do_sample": False} if settings.greedy else {
-        "do_sample": True, "temperature": settings.temperature, "top_k": settings.top_k, "top_p": settings.top_p,
-        "min_p": settings.min_p or None,
-    }
+    kwargs = (
+        {"do_sample": False}
+        if settings.greedy
+        else {
+            "do_sample": True,
+            "temperature": settings.temperature,
+            "top_k": settings.top_k,
+            "top_p": settings.top_p,
+            "min_p": settings.min_p or None,
+        }
+    )
     if settings.seed is not None:
         torch.manual_seed(settings.seed)
     inputs = torch.tensor([ids], device=loaded.input_device)
@@ -81,16 +88,22 @@ def main() -> None:
 
     if not args.skip_load:
         first, second = load_times(args)
-        print(f"load: first (de-quantise GGUF) {first:.2f} s, second (cached) {second:.2f} s, speed-up {first / second:.1f}x")
+        print(
+            f"load: first (de-quantise GGUF) {first:.2f} s, second (cached) {second:.2f} s, speed-up {first / second:.1f}x"
+        )
 
     loaded = load_model(LoadSettings(model=args.model, device=args.device, dtype=args.dtype))
     ids = list(completion_prompt(loaded.tokenizer, PROMPT).ids)
-    print(f"model {loaded.source.display_name} on {loaded.plan.label}, {loaded.dtype_name}, torch threads {torch.get_num_threads()}")
+    print(
+        f"model {loaded.source.display_name} on {loaded.plan.label}, {loaded.dtype_name}, torch threads {torch.get_num_threads()}"
+    )
     print(f"prompt {len(ids)} tokens, up to {args.tokens} new tokens, {args.rounds} rounds (median)")
 
     modes = {
         "greedy": SamplingSettings(do_sample=False, max_new_tokens=args.tokens),
-        "sampled": SamplingSettings(temperature=0.8, top_k=50, top_p=0.95, seed=1234, max_new_tokens=args.tokens),
+        "sampled": SamplingSettings(
+            temperature=0.8, top_k=50, top_p=0.95, seed=1234, max_new_tokens=args.tokens
+        ),
     }
     variants = {
         "model.generate": lambda s: time_generate(loaded, ids, s),
@@ -111,7 +124,9 @@ def main() -> None:
         print(f"\n{mode}:")
         for name in variants:
             rate = statistics.median(rates[name])
-            print(f"  {name:<24} {rate:7.1f} tokens/s  ({counts[name]} tokens)  ratio to generate {rate / base:.3f}")
+            print(
+                f"  {name:<24} {rate:7.1f} tokens/s  ({counts[name]} tokens)  ratio to generate {rate / base:.3f}"
+            )
 
 
 if __name__ == "__main__":

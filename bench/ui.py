@@ -69,9 +69,15 @@ async def compare(tokens: int, rounds: int) -> None:
             rate, app_count = await app_rate(app, pilot)
             app_rates.append(rate)
         engine, ui = statistics.median(engine_rates), statistics.median(app_rates)
-    print(f"model {loaded.source.display_name}, {loaded.dtype_name} on {loaded.plan.label}; greedy, top-10 chart")
-    print(f"  headless engine   {engine:6.1f} tokens/s  ({count} tokens, rounds {[round(r, 1) for r in engine_rates]})")
-    print(f"  through the app   {ui:6.1f} tokens/s  ({app_count} tokens, rounds {[round(r, 1) for r in app_rates]})")
+    print(
+        f"model {loaded.source.display_name}, {loaded.dtype_name} on {loaded.plan.label}; greedy, top-10 chart"
+    )
+    print(
+        f"  headless engine   {engine:6.1f} tokens/s  ({count} tokens, rounds {[round(r, 1) for r in engine_rates]})"
+    )
+    print(
+        f"  through the app   {ui:6.1f} tokens/s  ({app_count} tokens, rounds {[round(r, 1) for r in app_rates]})"
+    )
     print(f"  ratio app / engine {ui / engine:.3f}")
 
 
@@ -94,8 +100,10 @@ def first_frame(runs: int = 3) -> None:
                 torch_before = data["torch_imported"]
             finally:
                 app.close()
-    print(f"first frame: {statistics.median(times):.2f} s after launch (runs {[round(t, 2) for t in times]}); "
-          f"torch imported before it: {torch_before}")
+    print(
+        f"first frame: {statistics.median(times):.2f} s after launch (runs {[round(t, 2) for t in times]}); "
+        f"torch imported before it: {torch_before}"
+    )
 
 
 def main() -> None:

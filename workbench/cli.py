@@ -17,26 +17,54 @@ def _model_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("model")
     group.add_argument(
-        "--model", "-m", default=None,
+        "--model",
+        "-m",
+        default=None,
         help="'default' (bundled SmolLM2-135M-Instruct), a hub id such as HuggingFaceTB/SmolLM2-360M-Instruct, "
         "a local model folder, or a .gguf file (default: the config's model, else 'default')",
     )
     group.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     group.add_argument("--dtype", default=None, help="auto, float32, bfloat16 or float16 (default: auto)")
-    group.add_argument("--trust-remote-code", action="store_true", default=None, help="run custom code from the model's repository")
+    group.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        default=None,
+        help="run custom code from the model's repository",
+    )
     return parent
 
 
 def _sampling_options(top_k_flag: str = "--top-k") -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("sampling")
-    group.add_argument("--greedy", action="store_true", help="always take the most probable token (do_sample off)")
-    group.add_argument("--temperature", type=str, default=None, help="0 = greedy; lower is more focused (default 1.0)")
-    group.add_argument(top_k_flag, dest="sample_top_k", type=str, default=None, help="sample among the k most probable tokens; 0 = off (default 50)")
-    group.add_argument("--top-p", type=str, default=None, help="nucleus sampling: smallest set with this much probability; 1 = off")
-    group.add_argument("--min-p", type=str, default=None, help="drop tokens below min_p x the top probability; 0 = off")
-    group.add_argument("--repetition-penalty", type=str, default=None, help="1 = off; 1.1 discourages repeats")
-    group.add_argument("--max-new-tokens", type=str, default=None, help="stop after this many tokens (default 512)")
+    group.add_argument(
+        "--greedy", action="store_true", help="always take the most probable token (do_sample off)"
+    )
+    group.add_argument(
+        "--temperature", type=str, default=None, help="0 = greedy; lower is more focused (default 1.0)"
+    )
+    group.add_argument(
+        top_k_flag,
+        dest="sample_top_k",
+        type=str,
+        default=None,
+        help="sample among the k most probable tokens; 0 = off (default 50)",
+    )
+    group.add_argument(
+        "--top-p",
+        type=str,
+        default=None,
+        help="nucleus sampling: smallest set with this much probability; 1 = off",
+    )
+    group.add_argument(
+        "--min-p", type=str, default=None, help="drop tokens below min_p x the top probability; 0 = off"
+    )
+    group.add_argument(
+        "--repetition-penalty", type=str, default=None, help="1 = off; 1.1 discourages repeats"
+    )
+    group.add_argument(
+        "--max-new-tokens", type=str, default=None, help="stop after this many tokens (default 512)"
+    )
     group.add_argument("--seed", type=str, default=None, help="make sampling reproducible")
     return parent
 
@@ -53,34 +81,52 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     probe = commands.add_parser(
-        "probe", parents=[model, _sampling_options("--sample-top-k")], help="the next-token table for a prompt",
+        "probe",
+        parents=[model, _sampling_options("--sample-top-k")],
+        help="the next-token table for a prompt",
         description="Show the most probable next tokens after TEXT, with p = softmax(logits) and the sampling probability q.",
     )
     probe.add_argument("text", help="the prompt, e.g. '1+1='")
-    probe.add_argument("--top-k", "-k", dest="rows", type=str, default="10", help="how many candidates to show (1-50)")
+    probe.add_argument(
+        "--top-k", "-k", dest="rows", type=str, default="10", help="how many candidates to show (1-50)"
+    )
     probe.add_argument("--chat", action="store_true", help="wrap TEXT as a user message in the chat template")
     probe.add_argument("--json", action="store_true", help="machine-readable output")
 
     tokenize = commands.add_parser("tokenize", parents=[model], help="split text into tokens and ids")
     tokenize.add_argument("text", help="the text to split")
-    tokenize.add_argument("--special", action="store_true", help="add the tokenizer's special tokens (BOS...) as the model sees them")
-    tokenize.add_argument("--chat", action="store_true", help="tokenize TEXT as a user message in the chat template")
+    tokenize.add_argument(
+        "--special",
+        action="store_true",
+        help="add the tokenizer's special tokens (BOS...) as the model sees them",
+    )
+    tokenize.add_argument(
+        "--chat", action="store_true", help="tokenize TEXT as a user message in the chat template"
+    )
     tokenize.add_argument("--json", action="store_true", help="machine-readable output")
 
     generate = commands.add_parser(
-        "generate", parents=[model, sampling], help="generate text, streaming it token by token",
+        "generate",
+        parents=[model, sampling],
+        help="generate text, streaming it token by token",
     )
     generate.add_argument("prompt", help="the prompt")
-    generate.add_argument("--chat", action="store_true", help="send PROMPT as a user message through the chat template")
+    generate.add_argument(
+        "--chat", action="store_true", help="send PROMPT as a user message through the chat template"
+    )
     generate.add_argument("--system", default=None, help="system prompt (with --chat)")
     generate.add_argument("--show-probs", action="store_true", help="print each token with its probability")
     generate.add_argument("--json", action="store_true", help="machine-readable output at the end")
 
     vocab = commands.add_parser("vocab", parents=[model], help="search or export the vocabulary")
     vocab.add_argument("--search", "-s", default=None, help="text to look for in token texts")
-    vocab.add_argument("--mode", choices=["substring", "regex", "id"], default="substring", help="how --search matches")
+    vocab.add_argument(
+        "--mode", choices=["substring", "regex", "id"], default="substring", help="how --search matches"
+    )
     vocab.add_argument("--limit", type=int, default=None, help="show at most this many matches")
-    vocab.add_argument("--out", "-o", default=None, help="write the (matching) vocabulary to FILE (.json, .tsv or .txt)")
+    vocab.add_argument(
+        "--out", "-o", default=None, help="write the (matching) vocabulary to FILE (.json, .tsv or .txt)"
+    )
     vocab.add_argument("--json", action="store_true", help="machine-readable output")
 
     from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module

@@ -46,7 +46,12 @@ class Conversation:
     # --- building -----------------------------------------------------------------
 
     def add(
-        self, role: Role, content: str, parent: int | None | str = "leaf", turn_id: int | None = None, **fields: Any
+        self,
+        role: Role,
+        content: str,
+        parent: int | None | str = "leaf",
+        turn_id: int | None = None,
+        **fields: Any,
     ) -> Turn:
         """Add a turn under ``parent`` (default: the current leaf) and make it the leaf."""
         parent_id = self.leaf if parent == "leaf" else parent

@@ -22,7 +22,7 @@ if shutil.which("tmux") is None:  # `make test` installs tmux; this only guards 
 def greedy_config_file(workbench_home):
     config = paths.config_file()
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[sampling]\ndo_sample = false\nmax_new_tokens = 120\n[model]\ndevice = \"cpu\"\n")
+    config.write_text('[sampling]\ndo_sample = false\nmax_new_tokens = 120\n[model]\ndevice = "cpu"\n')
     return config
 
 

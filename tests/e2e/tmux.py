@@ -12,7 +12,9 @@ from pathlib import Path
 
 
 class TmuxApp:
-    def __init__(self, args: list[str], width: int = 80, height: int = 24, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: list[str], width: int = 80, height: int = 24, env: dict[str, str] | None = None
+    ) -> None:
         self.name = f"wb-{uuid.uuid4().hex[:8]}"
         self.width, self.height = width, height
         environment = {**os.environ, **(env or {}), "TERM": "xterm-256color", "COLORTERM": "truecolor"}
@@ -29,12 +31,16 @@ class TmuxApp:
         subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
 
     def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        result = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
         return result.stdout
 
     def raw_screen(self) -> str:
         """With escape sequences (-e), to check what reached the terminal."""
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", self.name], capture_output=True, text=True)
+        result = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-e", "-t", self.name], capture_output=True, text=True
+        )
         return result.stdout
 
     def keys(self, *keys: str, literal: bool = False) -> None:
@@ -51,7 +57,7 @@ class TmuxApp:
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if (predicate(screen) if callable(predicate) else predicate in screen):
+            if predicate(screen) if callable(predicate) else predicate in screen:
                 return screen
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what or predicate!r}; screen:\n{screen}")

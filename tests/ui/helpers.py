@@ -11,7 +11,9 @@ from workbench.config import Config, UiSettings
 from workbench.engine.settings import LoadSettings, SamplingSettings
 
 
-async def wait_until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+async def wait_until(
+    pilot: Pilot, predicate: Callable[[], bool], timeout: float = 30.0, what: str = ""
+) -> None:
     """Poll instead of sleeping: returns as soon as ``predicate()`` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,8 +50,10 @@ async def send(app, pilot: Pilot, text: str, timeout: float = 60) -> None:
     await pilot.press("enter")
     await wait_until(
         pilot,
-        lambda: not app.generating
-        and sum(1 for t in app.conversation.turns.values() if t.role == "assistant") > replies_before,
+        lambda: (
+            not app.generating
+            and sum(1 for t in app.conversation.turns.values() if t.role == "assistant") > replies_before
+        ),
         timeout,
         "reply",
     )

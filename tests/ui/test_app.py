@@ -6,6 +6,7 @@ checks real behaviour at the end.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
@@ -67,15 +68,15 @@ async def test_chat_streams_a_reply_with_the_chart_and_status():
         stored = app.sync.store.messages(app.sync.session_id)
         assert [m.role for m in stored] == ["user", "assistant"]
         assert stored[-1].content == reply.content
-        assert [s.token_id for s in app.sync.store.token_steps(stored[-1].id)] == [s.token_id for s in reply.steps]
+        assert [s.token_id for s in app.sync.store.token_steps(stored[-1].id)] == [
+            s.token_id for s in reply.steps
+        ]
 
 
 @pytest.fixture
 def slow_endless_tokens(monkeypatch):
     """Each token takes 10 ms and is never EOS, so a reply is still running when a test acts."""
     import time
-
-    import torch
 
     from workbench.engine import sampling
 
@@ -95,7 +96,9 @@ async def test_escape_stops_generation_and_keeps_the_partial_reply(slow_endless_
         await start_with_model(app, pilot, tiny)
         app.query_one("#chat-input").value = "Tell me everything"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.generating and len(app._streaming.steps) >= 3, what="a few tokens")
+        await wait_until(
+            pilot, lambda: app.generating and len(app._streaming.steps) >= 3, what="a few tokens"
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.generating, what="stop")
         reply = app.conversation.last("assistant")
@@ -115,7 +118,9 @@ async def test_regenerate_and_edit_make_branches():
         await send(app, pilot, "First question")
         first_reply = app.conversation.last("assistant")
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.generating and app.conversation.last("assistant") is not first_reply)
+        await wait_until(
+            pilot, lambda: not app.generating and app.conversation.last("assistant") is not first_reply
+        )
         second_reply = app.conversation.last("assistant")
         assert second_reply.parent == first_reply.parent
         assert app.conversation.sibling_position(second_reply.id) == (2, 2)
@@ -129,7 +134,9 @@ async def test_regenerate_and_edit_make_branches():
         assert chat_input.value == "First question"
         chat_input.value = "Edited question"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not app.generating and app.conversation.last("user").content == "Edited question")
+        await wait_until(
+            pilot, lambda: not app.generating and app.conversation.last("user").content == "Edited question"
+        )
         edited = app.conversation.last("user")
         original = app.conversation.turns[first_reply.parent]
         assert edited.parent == original.parent and app.conversation.sibling_position(edited.id) == (2, 2)
@@ -199,7 +206,9 @@ async def test_tabs_help_and_palette_keys():
             await pilot.pause()
             assert tabs.active == tab
         await pilot.press("f3")
-        await wait_until(pilot, lambda: "49,152" in str(app.query_one("#tok-status").render()), what="tokenizer set")
+        await wait_until(
+            pilot, lambda: "49,152" in str(app.query_one("#tok-status").render()), what="tokenizer set"
+        )
         await pilot.press("f1")
         await pilot.pause()
         from workbench.ui.screens.help import HelpScreen
@@ -207,7 +216,7 @@ async def test_tabs_help_and_palette_keys():
         assert isinstance(app.screen, HelpScreen)
         from rich.console import Console
 
-        console = Console(width=100, record=True, file=open("/dev/null", "w"))
+        console = Console(width=100, record=True, file=io.StringIO())
         console.print(app.screen._table())
         table = console.export_text()
         for words in ("Regenerate", "Heat map", "Stop", "Prev token"):
@@ -215,7 +224,14 @@ async def test_tabs_help_and_palette_keys():
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Stop generating", "Regenerate reply", "Edit last message", "New chat", "Copy reply", "Toggle heat map"):
+        for title in (
+            "Stop generating",
+            "Regenerate reply",
+            "Edit last message",
+            "New chat",
+            "Copy reply",
+            "Toggle heat map",
+        ):
             assert title in titles
 
 
@@ -254,7 +270,9 @@ async def test_a_bad_model_is_reported_and_the_app_stays_up(tmp_path):
         from workbench.engine.settings import LoadSettings
 
         app.post_message(SettingsPane.LoadRequested(LoadSettings(model=str(tmp_path))))
-        await wait_until(pilot, lambda: "holds no model" in str(app.query_one("#set-load-state").render()), timeout=60)
+        await wait_until(
+            pilot, lambda: "holds no model" in str(app.query_one("#set-load-state").render()), timeout=60
+        )
         assert app.loaded is tiny  # the old model stays loaded and usable
         assert any("holds no model" in str(n.message) for n in app._notifications)
         await send(app, pilot, "Still there?")

@@ -59,7 +59,9 @@ def test_tokenizer_80x24(snap_compare):
         await start_with_model(app, pilot, tiny_loaded())
         await pilot.press("f3")
         app.query_one("#tok-input").load_text("good morning, i am good")
-        await wait_until(pilot, lambda: "6 tokens" in str(app.query_one("#tok-counts").content), what="tokens")
+        await wait_until(
+            pilot, lambda: "6 tokens" in str(app.query_one("#tok-counts").content), what="tokens"
+        )
         freeze(app)
         await pilot.pause()
 

@@ -40,7 +40,9 @@ def test_chat_answers_with_paris(smol):
 
 def test_greedy_matches_generate_on_the_bundled_model(smol):
     prompt = chat_prompt(smol.tokenizer, [{"role": "user", "content": "Write a haiku about tokens."}])
-    ours = [s.token_id for s in Generation(Decoder(smol, prompt.ids), Sampler(GREEDY.updated(max_new_tokens=48)))]
+    ours = [
+        s.token_id for s in Generation(Decoder(smol, prompt.ids), Sampler(GREEDY.updated(max_new_tokens=48)))
+    ]
     with torch.no_grad():
         out = smol.model.generate(torch.tensor([prompt.ids]), do_sample=False, max_new_tokens=48)
     assert ours == out[0, len(prompt.ids) :].tolist()
@@ -51,7 +53,10 @@ def test_multi_turn_chat_reuses_the_cache_of_the_earlier_turns(smol):
     decoder = Decoder(smol, chat_prompt(smol.tokenizer, messages).ids)
     generation = Generation(decoder, Sampler(GREEDY))
     list(generation)
-    messages += [{"role": "assistant", "content": generation.text}, {"role": "user", "content": "Another one?"}]
+    messages += [
+        {"role": "assistant", "content": generation.text},
+        {"role": "user", "content": "Another one?"},
+    ]
     next_prompt = chat_prompt(smol.tokenizer, messages).ids
     before = decoder.forwarded_tokens
     decoder.reset_to(next_prompt)

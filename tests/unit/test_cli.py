@@ -16,7 +16,11 @@ from workbench.engine.sources import bundled_gguf_path
 
 def workbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "workbench", *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+        [sys.executable, "-m", "workbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
     )
 
 
@@ -93,23 +97,40 @@ def test_probe_json_equals_direct_softmax(dtype):
 
 @pytest.mark.slow
 def test_generate_greedy_matches_model_generate():
-    result = workbench("generate", "Once upon a time", "--greedy", "--max-new-tokens", "30", "--json", "--dtype", "float32")
+    result = workbench(
+        "generate", "Once upon a time", "--greedy", "--max-new-tokens", "30", "--json", "--dtype", "float32"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     loaded = bundled_loaded("float32")
     with torch.no_grad():
         out = loaded.model.generate(torch.tensor([data["prompt_ids"]]), do_sample=False, max_new_tokens=30)
     assert [t["id"] for t in data["tokens"]] == out[0, len(data["prompt_ids"]) :].tolist()
-    assert data["text"] == loaded.tokenizer.decode(out[0, len(data["prompt_ids"]) :], skip_special_tokens=True)
+    assert data["text"] == loaded.tokenizer.decode(
+        out[0, len(data["prompt_ids"]) :], skip_special_tokens=True
+    )
 
 
 @pytest.mark.slow
 def test_generate_chat_answers_paris_and_seeds_repeat():
-    result = workbench("generate", "--chat", "What is the capital of France?", "--greedy", "--max-new-tokens", "40")
+    result = workbench(
+        "generate", "--chat", "What is the capital of France?", "--greedy", "--max-new-tokens", "40"
+    )
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     runs = [
-        workbench("generate", "Tell me a story.", "--chat", "--seed", "7", "--temperature", "0.9", "--max-new-tokens", "25", "--json")
+        workbench(
+            "generate",
+            "Tell me a story.",
+            "--chat",
+            "--seed",
+            "7",
+            "--temperature",
+            "0.9",
+            "--max-new-tokens",
+            "25",
+            "--json",
+        )
         for _ in range(2)
     ]
     texts = [json.loads(r.stdout)["text"] for r in runs]

@@ -32,7 +32,9 @@ def reference_p(tiny, ids: list[int]) -> torch.Tensor:
     return torch.softmax(logits, -1)[0]
 
 
-def reference_q(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, min_p: float) -> torch.Tensor:
+def reference_q(
+    logits: torch.Tensor, temperature: float, top_k: int, top_p: float, min_p: float
+) -> torch.Tensor:
     """The sampling distribution computed by hand, independently of transformers' warpers."""
     scores = logits / temperature
     kth = torch.topk(scores, top_k).values[-1]
@@ -83,7 +85,9 @@ def test_q_equals_hand_computed_sampling_distribution(tiny):
     expected = reference_q(logits, 0.7, 20, 0.8, 0.05)
     assert torch.allclose(dist.q, expected, atol=1e-6)
     # candidates the warpers cut are reported with q == 0
-    assert any(c.removed for c in dist.candidates) == bool((expected[[c.token_id for c in dist.candidates]] == 0).any())
+    assert any(c.removed for c in dist.candidates) == bool(
+        (expected[[c.token_id for c in dist.candidates]] == 0).any()
+    )
 
 
 def test_greedy_q_is_one_hot_at_the_argmax(tiny):
@@ -101,7 +105,12 @@ def test_greedy_matches_model_generate_token_for_token(tiny, penalty):
     ours = [step.token_id for step in generation]
     with torch.no_grad():
         out = tiny.model.generate(
-            torch.tensor([ids]), do_sample=False, max_new_tokens=40, repetition_penalty=penalty, eos_token_id=2, pad_token_id=2
+            torch.tensor([ids]),
+            do_sample=False,
+            max_new_tokens=40,
+            repetition_penalty=penalty,
+            eos_token_id=2,
+            pad_token_id=2,
         )
     assert ours == out[0, len(ids) :].tolist()
 
@@ -115,8 +124,15 @@ def test_seeded_sampling_is_reproducible_and_equals_generate(tiny):
     torch.manual_seed(1234)
     with torch.no_grad():
         out = tiny.model.generate(
-            torch.tensor([ids]), do_sample=True, temperature=0.9, top_k=30, top_p=0.95, min_p=settings.min_p, max_new_tokens=30,
-            eos_token_id=2, pad_token_id=2,
+            torch.tensor([ids]),
+            do_sample=True,
+            temperature=0.9,
+            top_k=30,
+            top_p=0.95,
+            min_p=settings.min_p,
+            max_new_tokens=30,
+            eos_token_id=2,
+            pad_token_id=2,
         )
     assert first == out[0, len(ids) :].tolist()
     other = [s.token_id for s in Generation(Decoder(tiny, ids), Sampler(settings.updated(seed=99)))]
@@ -160,7 +176,9 @@ def test_rewind_and_reset_reuse_the_cached_prefix(tiny):
 
 
 def test_max_new_tokens_ends_with_length(tiny):
-    generation = Generation(Decoder(tiny, prompt_ids(tiny)), Sampler(SamplingSettings(seed=1, max_new_tokens=7)))
+    generation = Generation(
+        Decoder(tiny, prompt_ids(tiny)), Sampler(SamplingSettings(seed=1, max_new_tokens=7))
+    )
     generation.chooser = lambda dist: (next(c.token_id for c in dist.candidates if c.token_id != 2), "sample")
     steps = list(generation)
     assert len(steps) == 7

@@ -42,7 +42,11 @@ def test_values_are_normalised():
 
 @pytest.mark.parametrize(
     ("kwargs", "words"),
-    [({"device": "gpu"}, "device must be"), ({"dtype": "float8"}, "dtype must be one of"), ({"model": " "}, "model must")],
+    [
+        ({"device": "gpu"}, "device must be"),
+        ({"dtype": "float8"}, "dtype must be one of"),
+        ({"model": " "}, "model must"),
+    ],
 )
 def test_bad_load_settings(kwargs, words):
     with pytest.raises(SettingsError, match=words):

@@ -75,7 +75,11 @@ def test_device_plans(requested, cuda, mps, expected):
 
 @pytest.mark.parametrize(
     ("requested", "cuda", "mps", "words"),
-    [("cuda", 0, False, "no CUDA GPU"), ("cuda:2", 2, False, "cuda:0..cuda:1"), ("mps", 0, False, "mps is not available")],
+    [
+        ("cuda", 0, False, "no CUDA GPU"),
+        ("cuda:2", 2, False, "cuda:0..cuda:1"),
+        ("mps", 0, False, "mps is not available"),
+    ],
 )
 def test_unavailable_devices_are_refused(requested, cuda, mps, words):
     with pytest.raises(SettingsError, match=words):

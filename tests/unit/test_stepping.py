@@ -45,7 +45,9 @@ def wait_for(chooser, previous=None, timeout=10):
 @pytest.mark.parametrize("rank", [1, 3, 9])
 def test_picking_candidate_r_makes_the_next_token_exactly_that_candidate(tiny, rank):
     chooser = StepChooser()
-    generation = Generation(Decoder(tiny, ids_of(tiny)), Sampler(SamplingSettings(max_new_tokens=2)), chooser=chooser)
+    generation = Generation(
+        Decoder(tiny, ids_of(tiny)), Sampler(SamplingSettings(max_new_tokens=2)), chooser=chooser
+    )
     thread, steps = run_in_thread(generation)
     dist = wait_for(chooser)
     wanted = dist.candidates[rank - 1]
@@ -78,7 +80,9 @@ def test_greedy_and_sample_steps(tiny):
 def test_reweighting_while_paused_needs_no_forward_pass_and_equals_a_fresh_computation(tiny):
     chooser = StepChooser()
     decoder = Decoder(tiny, ids_of(tiny))
-    generation = Generation(decoder, Sampler(SamplingSettings(temperature=1.0, max_new_tokens=1)), chooser=chooser)
+    generation = Generation(
+        decoder, Sampler(SamplingSettings(temperature=1.0, max_new_tokens=1)), chooser=chooser
+    )
     thread, steps = run_in_thread(generation)
     wait_for(chooser)
     passes = decoder.forward_passes
@@ -99,7 +103,10 @@ def test_playing_samples_by_itself_and_cancel_stops_a_waiting_step(tiny):
     cancel = threading.Event()
     chooser = StepChooser(cancel=cancel, playing=True, delay=0.0)
     generation = Generation(
-        Decoder(tiny, ids_of(tiny)), Sampler(SamplingSettings(seed=1, max_new_tokens=6)), cancel=cancel, chooser=chooser
+        Decoder(tiny, ids_of(tiny)),
+        Sampler(SamplingSettings(seed=1, max_new_tokens=6)),
+        cancel=cancel,
+        chooser=chooser,
     )
     thread, steps = run_in_thread(generation)
     thread.join(10)
@@ -118,7 +125,13 @@ def test_branch_from_token_i_reuses_the_prefix_and_gives_fresh_distributions(tin
     prompt = ids_of(tiny)
     decoder = Decoder(tiny, prompt)
     greedy = Sampler(SamplingSettings(do_sample=False, max_new_tokens=12))
-    original = list(Generation(decoder, greedy, chooser=lambda d: (next(c.token_id for c in d.candidates if c.token_id != 2), "sample")))
+    original = list(
+        Generation(
+            decoder,
+            greedy,
+            chooser=lambda d: (next(c.token_id for c in d.candidates if c.token_id != 2), "sample"),
+        )
+    )
     i = 5
     prefix = [s.token_id for s in original[:i]]
     alternative = original[i].candidates[3].token_id

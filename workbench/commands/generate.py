@@ -9,7 +9,13 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from workbench.commands.common import load_settings, load_with_progress, require_text, sampling_settings, user_config
+from workbench.commands.common import (
+    load_settings,
+    load_with_progress,
+    require_text,
+    sampling_settings,
+    user_config,
+)
 from workbench.safetext import safe_text
 
 
@@ -53,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         if args.show_probs:
             label = Text(f"{step.index:>4}  ")
             label.append(step.label, style=probability_style(step.p))
-            label.append(f"  id={step.token_id}  p={step.p:.4f}  q={step.q:.4f}  rank={step.rank}", style="dim")
+            label.append(
+                f"  id={step.token_id}  p={step.p:.4f}  q={step.q:.4f}  rank={step.rank}", style="dim"
+            )
             console.print(label)
         elif step.text:
             console.print(Text(safe_text(step.text)), end="")
@@ -67,7 +75,15 @@ def run(args: argparse.Namespace) -> int:
                     "finish_reason": generation.finish_reason,
                     "tokens_per_second": generation.tokens_per_second,
                     "tokens": [
-                        {"id": s.token_id, "text": s.text, "label": s.label, "p": s.p, "q": s.q, "rank": s.rank, "chosen_by": s.chosen_by}
+                        {
+                            "id": s.token_id,
+                            "text": s.text,
+                            "label": s.label,
+                            "p": s.p,
+                            "q": s.q,
+                            "rank": s.rank,
+                            "chosen_by": s.chosen_by,
+                        }
                         for s in generation.steps
                     ],
                 },

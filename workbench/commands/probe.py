@@ -9,14 +9,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from workbench.commands.common import load_settings, load_with_progress, require_text, sampling_settings, user_config
+from workbench.commands.common import (
+    load_settings,
+    load_with_progress,
+    require_text,
+    sampling_settings,
+    user_config,
+)
 from workbench.engine.settings import SamplingSettings, validate_top_k_shown
 
 
 def describe(settings: SamplingSettings) -> str:
     """The sampling settings in one short phrase."""
     if settings.greedy:
-        extra = f", repetition_penalty={settings.repetition_penalty:g}" if settings.repetition_penalty != 1 else ""
+        extra = (
+            f", repetition_penalty={settings.repetition_penalty:g}"
+            if settings.repetition_penalty != 1
+            else ""
+        )
         return "greedy" + extra
     parts = [f"temperature={settings.temperature:g}", f"top_k={settings.top_k}", f"top_p={settings.top_p:g}"]
     if settings.min_p:
@@ -54,7 +64,14 @@ def run(args: argparse.Namespace) -> int:
                     "prompt_ids": list(prompt.ids),
                     "entropy_nats": dist.entropy,
                     "candidates": [
-                        {"rank": r, "id": c.token_id, "token": loaded.table.info(c.token_id).text, "label": c.text, "p": c.p, "q": c.q}
+                        {
+                            "rank": r,
+                            "id": c.token_id,
+                            "token": loaded.table.info(c.token_id).text,
+                            "label": c.text,
+                            "p": c.p,
+                            "q": c.q,
+                        }
                         for r, c in enumerate(dist.candidates, 1)
                     ],
                 },
@@ -64,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     console = Console(highlight=False)
-    table = Table(title=Text(f"Next token after {len(prompt.ids)} prompt tokens — {loaded.source.display_name}, {loaded.dtype_name}"))
+    table = Table(
+        title=Text(
+            f"Next token after {len(prompt.ids)} prompt tokens — {loaded.source.display_name}, {loaded.dtype_name}"
+        )
+    )
     table.add_column("#", justify="right")
     table.add_column("token")
     table.add_column("id", justify="right")
@@ -83,7 +104,12 @@ def run(args: argparse.Namespace) -> int:
             Text(bar, style="green"),
         )
     console.print(table)
-    console.print(Text(f"entropy of p: {dist.entropy / 0.6931471805599453:.3f} bits; q: {describe(sampler.settings)}", style="dim"))
+    console.print(
+        Text(
+            f"entropy of p: {dist.entropy / 0.6931471805599453:.3f} bits; q: {describe(sampler.settings)}",
+            style="dim",
+        )
+    )
     if prompt.notice:
         console.print(Text(f"note: {prompt.notice}", style="yellow"))
     return 0

@@ -13,8 +13,8 @@ from workbench.commands.common import load_settings, require_text, user_config
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.prompts import chat_prompt
     from workbench.engine.loading import load_tokenizer
+    from workbench.engine.prompts import chat_prompt
     from workbench.engine.tokens import TokenTable, describe_ids, tokenize
 
     text = require_text(args.text, "text")
@@ -34,7 +34,14 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "text": source_text,
                     "tokens": [
-                        {"id": s.token_id, "token": table.info(s.token_id).text, "label": s.label, "kind": s.kind, "start": s.start, "end": s.end}
+                        {
+                            "id": s.token_id,
+                            "token": table.info(s.token_id).text,
+                            "label": s.label,
+                            "kind": s.kind,
+                            "start": s.start,
+                            "end": s.end,
+                        }
                         for s in spans
                     ],
                 },
@@ -46,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     chips = Text()
     styles = ["on #31456a", "on #5a3d5c"]
     for n, span in enumerate(spans):
-        style = "bold magenta on #333333" if span.kind == "special" else ("yellow " + styles[n % 2] if span.kind == "bytes" else styles[n % 2])
+        style = (
+            "bold magenta on #333333"
+            if span.kind == "special"
+            else ("yellow " + styles[n % 2] if span.kind == "bytes" else styles[n % 2])
+        )
         chips.append(span.label, style=style)
     console.print(chips)
     grid = Table(show_edge=False)
@@ -59,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(grid)
     chars = len(source_text)
     ratio = chars / len(spans) if spans else 0
-    console.print(Text(f"{len(spans)} tokens, {chars} characters, {ratio:.2f} characters per token", style="dim"))
+    console.print(
+        Text(f"{len(spans)} tokens, {chars} characters, {ratio:.2f} characters per token", style="dim")
+    )
     return 0

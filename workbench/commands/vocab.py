@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
             raise WorkbenchError(f"could not write {args.out}: {exc.strerror or exc}") from None
         Console(stderr=True, highlight=False).print(f"wrote {count} tokens to {args.out}", markup=False)
         return 0
-    rows = [{"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids]
+    rows = [
+        {"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids
+    ]
     if args.json:
         print(json.dumps({"size": table.size, "tokens": rows}, ensure_ascii=False))
         return 0

@@ -60,7 +60,9 @@ class Distribution:
         k = max(0, min(top_k, MAX_TOP_K_SHOWN, p.shape[-1]))
         if k:
             top_p, top_ids = p.topk(k)
-            packed = torch.cat([top_ids.double(), top_p.double(), q[top_ids].double(), entropy_t.double()[None]])
+            packed = torch.cat(
+                [top_ids.double(), top_p.double(), q[top_ids].double(), entropy_t.double()[None]]
+            )
             values = packed.tolist()  # the one copy to the host
             ids, ps, qs, entropy = values[:k], values[k : 2 * k], values[2 * k : 3 * k], values[-1]
             candidates = tuple(
@@ -75,7 +77,11 @@ class Distribution:
         """Any token's entry, in or out of the top-k."""
         token_id = int(token_id)
         return Candidate(
-            token_id, self.table.label(token_id), self.p[token_id].item(), self.q[token_id].item(), self.table.kind(token_id)
+            token_id,
+            self.table.label(token_id),
+            self.p[token_id].item(),
+            self.q[token_id].item(),
+            self.table.kind(token_id),
         )
 
     def rank(self, token_id: int) -> int:
@@ -100,7 +106,9 @@ class Decoder:
     output after the whole of ``ids``. Forward passes run lazily, only for uncached tokens.
     """
 
-    def __init__(self, loaded: LoadedModel, prompt_ids: Sequence[int], table: TokenTable | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedModel, prompt_ids: Sequence[int], table: TokenTable | None = None
+    ) -> None:
         if not prompt_ids:
             raise PromptError("the prompt is empty")
         self.loaded = loaded
@@ -186,7 +194,9 @@ class Decoder:
         return self._logits
 
     @torch.inference_mode()
-    def distribution(self, sampler: Sampler | SamplingSettings | None = None, top_k: int = 10) -> Distribution:
+    def distribution(
+        self, sampler: Sampler | SamplingSettings | None = None, top_k: int = 10
+    ) -> Distribution:
         """The next-token distribution: ``p``, ``q`` and the top-k candidates (k up to 50)."""
         if not isinstance(sampler, Sampler):
             sampler = Sampler(sampler)

@@ -23,7 +23,9 @@ class DevicePlan:
         return f"{self.device_map} ({torch.cuda.device_count()} GPUs)" if self.device_map else self.device
 
 
-def plan_device(requested: str, cuda_count: int | None = None, mps_available: bool | None = None) -> DevicePlan:
+def plan_device(
+    requested: str, cuda_count: int | None = None, mps_available: bool | None = None
+) -> DevicePlan:
     """Resolve ``auto|cpu|cuda|cuda:N|mps`` against the hardware present.
 
     ``auto`` prefers CUDA (all GPUs through accelerate's ``device_map="auto"`` when there is
@@ -45,14 +47,20 @@ def plan_device(requested: str, cuda_count: int | None = None, mps_available: bo
         return DevicePlan("cpu")
     if requested == "mps":
         if not mps_available:
-            raise SettingsError("device mps is not available here (it needs Apple silicon and a torch built with MPS)")
+            raise SettingsError(
+                "device mps is not available here (it needs Apple silicon and a torch built with MPS)"
+            )
         return DevicePlan("mps")
     if requested.startswith("cuda"):
         index = int(requested.partition(":")[2] or 0)
         if cuda_count == 0:
-            raise SettingsError(f"device {requested} is not available: torch sees no CUDA GPU here; use cpu or auto")
+            raise SettingsError(
+                f"device {requested} is not available: torch sees no CUDA GPU here; use cpu or auto"
+            )
         if index >= cuda_count:
-            raise SettingsError(f"device {requested} does not exist: this machine has {cuda_count} GPU(s), cuda:0..cuda:{cuda_count - 1}")
+            raise SettingsError(
+                f"device {requested} does not exist: this machine has {cuda_count} GPU(s), cuda:0..cuda:{cuda_count - 1}"
+            )
         return DevicePlan(f"cuda:{index}")
     raise SettingsError(f"device must be auto, cpu, cuda, cuda:N or mps, not {requested!r}")
 
@@ -71,7 +79,9 @@ def plan_dtype(requested: str, plan: DevicePlan) -> torch.dtype:
         try:
             return _DTYPES[requested]
         except KeyError:
-            raise SettingsError(f"dtype must be one of auto, float32, bfloat16, float16, not {requested!r}") from None
+            raise SettingsError(
+                f"dtype must be one of auto, float32, bfloat16, float16, not {requested!r}"
+            ) from None
     if plan.device_map or plan.device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if plan.device == "mps":

@@ -176,17 +176,25 @@ def load_tokenizer(settings: LoadSettings | None = None) -> Any:
                     return AutoTokenizer.from_pretrained(cached)
                 _check_gguf_header(source.gguf_path)
                 return AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
-            return AutoTokenizer.from_pretrained(source.location, trust_remote_code=settings.trust_remote_code)
+            return AutoTokenizer.from_pretrained(
+                source.location, trust_remote_code=settings.trust_remote_code
+            )
     except WorkbenchError:
         raise
     except OSError as exc:
         raise _not_found(source, exc) from exc
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"could not load the tokenizer of {source.display_name}: {_first_line(exc)}") from exc
+        raise ModelLoadError(
+            f"could not load the tokenizer of {source.display_name}: {_first_line(exc)}"
+        ) from exc
 
 
 def _load_pretrained(
-    source: ModelSource, settings: LoadSettings, dtype: torch.dtype, plan: DevicePlan, report: ProgressCallback
+    source: ModelSource,
+    settings: LoadSettings,
+    dtype: torch.dtype,
+    plan: DevicePlan,
+    report: ProgressCallback,
 ) -> tuple[PreTrainedModel, Any]:
     """A hub id or a local folder. Hub files come from the HF cache or are downloaded."""
     common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
@@ -228,7 +236,9 @@ def _hub_files_are_local(source: ModelSource, report: ProgressCallback) -> bool:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     try:
-        huggingface_hub.snapshot_download(source.location, local_files_only=True, allow_patterns=["config.json"])
+        huggingface_hub.snapshot_download(
+            source.location, local_files_only=True, allow_patterns=["config.json"]
+        )
         if huggingface_hub.try_to_load_from_cache(source.location, "config.json"):
             return True
     except Exception:  # noqa: BLE001 - not cached (or partly): fall through to the hub
@@ -283,7 +293,9 @@ def gguf_cache_folder(gguf_path: Path) -> Path:
     return paths.gguf_cache_dir() / f"{gguf_path.stem}-{digest}"
 
 
-def _load_gguf(source: ModelSource, dtype: torch.dtype, report: ProgressCallback) -> tuple[PreTrainedModel, Any, bool]:
+def _load_gguf(
+    source: ModelSource, dtype: torch.dtype, report: ProgressCallback
+) -> tuple[PreTrainedModel, Any, bool]:
     gguf_path = source.gguf_path
     assert gguf_path is not None
     cached = gguf_cache_folder(gguf_path)

@@ -23,11 +23,15 @@ class Prompt:
     notice: str | None = None
 
 
-def chat_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True) -> Prompt:
+def chat_prompt(
+    tokenizer: Any, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True
+) -> Prompt:
     """``apply_chat_template(messages, add_generation_prompt=True)`` as ids, with the text."""
     checked = _check_messages(messages)
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(checked, add_generation_prompt=add_generation_prompt, tokenize=False)
+        text = tokenizer.apply_chat_template(
+            checked, add_generation_prompt=add_generation_prompt, tokenize=False
+        )
         # The template already holds any BOS it wants, so encode without adding specials again
         # (this is what apply_chat_template(tokenize=True) does).
         ids = tokenizer.encode(text, add_special_tokens=False)
@@ -65,3 +69,22 @@ def _plain_transcript(messages: list[dict[str, str]], add_generation_prompt: boo
     names = {"system": "System", "user": "User", "assistant": "Assistant"}
     text = "\n\n".join(f"{names[m['role']]}: {m['content']}" for m in messages)
     return text + "\n\nAssistant:" if add_generation_prompt else text
+
+
+def document_prompt(tokenizer: Any, pieces: Sequence[str | Sequence[int]]) -> Prompt:
+    """Completion mode: a document made of typed text and generated tokens, no chat template.
+
+    Typed text is encoded (the first piece with the tokenizer's special tokens, as
+    ``tokenizer(text)`` does); generated pieces keep their exact token ids, so continuing a
+    continuation never re-tokenizes what the model produced.
+    """
+    ids: list[int] = []
+    for index, piece in enumerate(pieces):
+        if isinstance(piece, str):
+            if piece:
+                ids.extend(tokenizer.encode(piece, add_special_tokens=index == 0))
+        else:
+            ids.extend(int(i) for i in piece)
+    if not ids:
+        raise PromptError("the prompt is empty; type some text to continue")
+    return Prompt(tuple(ids), tokenizer.decode(ids), templated=False)

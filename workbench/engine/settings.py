@@ -49,7 +49,16 @@ def _whole(name: str, value: Any) -> int:
 def _flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "on", "1", "false", "no", "off", "0"}:
+    if isinstance(value, str) and value.strip().lower() in {
+        "true",
+        "yes",
+        "on",
+        "1",
+        "false",
+        "no",
+        "off",
+        "0",
+    }:
         return value.strip().lower() in {"true", "yes", "on", "1"}
     raise SettingsError(f"{name} must be true or false, not {value!r}")
 
@@ -83,7 +92,9 @@ class SamplingSettings:
         set_(self, "temperature", temperature)
         top_k = _whole("top_k", self.top_k)
         if top_k < 0:
-            raise SettingsError(f"top_k must be 0 (off) or a positive whole number such as 40, not {self.top_k!r}")
+            raise SettingsError(
+                f"top_k must be 0 (off) or a positive whole number such as 40, not {self.top_k!r}"
+            )
         set_(self, "top_k", top_k)
         top_p = _number("top_p", self.top_p)
         if not 0 < top_p <= 1:
@@ -135,7 +146,9 @@ def validate_top_k_shown(value: Any) -> int:
     """How many candidates a chart or table shows: 1..50."""
     k = _whole("top-k shown", value)
     if not 1 <= k <= MAX_TOP_K_SHOWN:
-        raise SettingsError(f"the number of candidates shown must be between 1 and {MAX_TOP_K_SHOWN}, not {value!r}")
+        raise SettingsError(
+            f"the number of candidates shown must be between 1 and {MAX_TOP_K_SHOWN}, not {value!r}"
+        )
     return k
 
 

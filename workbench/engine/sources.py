@@ -102,11 +102,15 @@ def resolve_source(spec: str | None) -> ModelSource:
     if path.is_dir():
         return _folder_source(path, text)
     if path.exists():
-        raise ModelSourceError(f"{text} is a file but not a .gguf model; give a model folder, a .gguf file or a hub id")
+        raise ModelSourceError(
+            f"{text} is a file but not a .gguf model; give a model folder, a .gguf file or a hub id"
+        )
     if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
         raise ModelSourceError(f"no such file or folder: {text}")
     if not _HUB_ID.match(text):
-        raise ModelSourceError(f"{text!r} is neither a local path nor a valid Hugging Face model id (owner/name)")
+        raise ModelSourceError(
+            f"{text!r} is neither a local path nor a valid Hugging Face model id (owner/name)"
+        )
     return ModelSource("hub", text, spec=text)
 
 

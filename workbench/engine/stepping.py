@@ -57,8 +57,6 @@ class StepChooser:
         with self._cond:
             self._dist = dist
             self._decision = None
-        if self._on_waiting is not None:
-            self._on_waiting(dist)
         decision = self._wait()
         with self._cond:
             dist, self._dist = self._dist or dist, None
@@ -73,9 +71,15 @@ class StepChooser:
         return int(sampler.choose(dist.q).item()), "greedy" if sampler.settings.greedy else "sample", dist
 
     def _wait(self) -> Decision:
+        """Wait for a decision; while playing, sample by itself once ``delay`` has passed.
+
+        ``on_waiting`` is called (outside the lock) each time the chooser is left paused
+        with this distribution, so whoever decides can show it.
+        """
         started = time.monotonic()
-        with self._cond:
-            while True:
+        announced = False
+        while True:
+            with self._cond:
                 if self._cancel.is_set():
                     return Decision("stop")
                 if self._decision is not None:
@@ -85,8 +89,14 @@ class StepChooser:
                     if remaining <= 0:
                         return Decision("sample")
                     self._cond.wait(min(remaining, 0.05))
-                else:
+                    continue
+                dist = self._dist
+                if announced:
                     self._cond.wait(0.05)  # wake now and then to see a cancel
+                    continue
+            announced = True
+            if self._on_waiting is not None and dist is not None:
+                self._on_waiting(dist)
 
     # --- the other thread ------------------------------------------------------------
 

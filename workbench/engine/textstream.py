@@ -17,7 +17,9 @@ _PREFIX_TOKENS = 4
 
 
 class TextStream:
-    def __init__(self, tokenizer: Any, prefix_ids: Sequence[int] = (), skip_special_tokens: bool = True) -> None:
+    def __init__(
+        self, tokenizer: Any, prefix_ids: Sequence[int] = (), skip_special_tokens: bool = True
+    ) -> None:
         self._tokenizer = tokenizer
         self._skip_special = skip_special_tokens
         self._prefix = list(prefix_ids)[-_PREFIX_TOKENS:]

@@ -34,7 +34,11 @@ codecs.register_error("workbench-hex", _hex_bytes_handler)
 @lru_cache(maxsize=1)
 def _byte_decoder() -> dict[str, int]:
     """GPT-2's byte-to-unicode table, inverted: each printable stand-in char -> its byte."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     codes = printable[:]
     extra = 0
     for byte in range(256):
@@ -195,7 +199,9 @@ def parse_ids(text: str) -> list[int]:
 # --- the vocabulary --------------------------------------------------------------------
 
 
-def search_vocab(table: TokenTable, query: str, mode: str = "substring", limit: int | None = None) -> Iterator[int]:
+def search_vocab(
+    table: TokenTable, query: str, mode: str = "substring", limit: int | None = None
+) -> Iterator[int]:
     """Ids of tokens whose text matches ``query``.
 
     ``substring`` matches the token's text (so ' good' finds 'Ġgood'), ``regex`` a Python
@@ -250,7 +256,9 @@ def export_vocabulary(table: TokenTable, path: Path, ids: Sequence[int] | None =
     TSV/text). Returns the number of tokens written; ``OSError`` propagates.
     """
     ids = range(table.size) if ids is None else ids
-    rows = [{"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids]
+    rows = [
+        {"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids
+    ]
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
         return len(rows)

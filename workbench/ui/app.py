@@ -7,6 +7,7 @@ UI thread drains (one message per token would cost decode speed, see DESIGN.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -30,11 +31,13 @@ from workbench.conversation import Conversation, Turn
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
 from workbench.engine.steps import TokenStep
-from workbench.ui.messages import GenerationEnded, LoadProgressed, ModelLoaded, ModelLoadFailed
+from workbench.ui.chatting import ChatMixin
+from workbench.ui.messages import LoadProgressed, ModelLoaded, ModelLoadFailed
 from workbench.ui.panes.chat import ChatPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
+from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
 from workbench.ui.widgets.chart import CandidatesChart
 from workbench.ui.widgets.conversation import ConversationView
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 FLUSH_HZ = 20
 
 
-class WorkbenchApp(App[int]):
+class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
     BINDINGS = [
@@ -57,6 +60,8 @@ class WorkbenchApp(App[int]):
         Binding("ctrl+y", "copy", "Copy"),
         Binding("f5", "sessions", "Sessions"),
         Binding("f6", "toggle_heatmap", "Heat map"),
+        Binding("f7", "toggle_step_mode", "Step mode"),
+        Binding("f8", "toggle_completion_mode", "Chat/Text"),
         Binding("f2", "show_tab('chat')", "Chat", show=False),
         Binding("f3", "show_tab('tokenizer')", "Tokens", show=False),
         Binding("f4", "show_tab('settings')", "Settings", show=False),
@@ -93,7 +98,10 @@ class WorkbenchApp(App[int]):
         self._streaming: Turn | None = None
         self._waiting_for_model: Turn | None = None
         self._editing: Turn | None = None
-        self._last_rate: float | None = None
+        self._chooser: Any = None  # the engine StepChooser of the reply being generated
+        self.step_mode = False
+        self.play_delay = 0.5
+        self.completion_mode = False
 
     # --- layout -----------------------------------------------------------------------
 
@@ -111,7 +119,12 @@ class WorkbenchApp(App[int]):
     def on_mount(self) -> None:
         problems = register_themes(self, [paths.bundled_themes_dir(), paths.user_themes_dir()])
         if problems:
-            self.notify("\n".join(problems), title="Some theme files could not be used", severity="warning", timeout=10)
+            self.notify(
+                "\n".join(problems),
+                title="Some theme files could not be used",
+                severity="warning",
+                timeout=10,
+            )
         self._apply_theme(self.ui_settings.theme)
         self.chart.show_step(None, "Waiting for a token…")
         self.conversation_view.set_heatmap(self.ui_settings.heatmap)
@@ -141,7 +154,9 @@ class WorkbenchApp(App[int]):
             self.sync = SessionSync(SessionStore())
         except (WorkbenchError, OSError) as exc:
             self.sync = SessionSync(None)
-            self.notify(f"Sessions will not be saved: {exc}", title="Session database", severity="error", timeout=15)
+            self.notify(
+                f"Sessions will not be saved: {exc}", title="Session database", severity="error", timeout=15
+            )
 
     # --- widgets ----------------------------------------------------------------------
 
@@ -176,11 +191,15 @@ class WorkbenchApp(App[int]):
         try:
             from workbench.engine.loading import load_model  # torch is imported here, off the UI thread
 
-            loaded = load_model(settings, progress=lambda p: self.post_message(LoadProgressed(p.stage, p.fraction)))
+            loaded = load_model(
+                settings, progress=lambda p: self.post_message(LoadProgressed(p.stage, p.fraction))
+            )
         except WorkbenchError as exc:
             self.post_message(ModelLoadFailed(str(exc)))
         except Exception as exc:  # noqa: BLE001 - any failure is shown, the app stays up
-            self.post_message(ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}"))
+            self.post_message(
+                ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}")
+            )
         else:
             self.post_message(ModelLoaded(loaded))
 
@@ -208,7 +227,7 @@ class WorkbenchApp(App[int]):
         self.query_one(SettingsPane).set_load_state(
             f"Loaded {loaded.source.display_name} on {loaded.plan.label} ({loaded.dtype_name}) in {seconds}"
         )
-        self.query_one("#chat-input", Input).placeholder = f"Message {loaded.source.short_name}… (Enter sends)"
+        self._set_input_placeholder()
         self.query_one(TokenizerPane).set_tokenizer(loaded.table, loaded.source.display_name)
         self._update_prompt_view()
         self._refresh_memory()
@@ -231,212 +250,7 @@ class WorkbenchApp(App[int]):
 
         self.status.update_info(memory=memory_in_use(self.loaded.plan))
 
-    # --- chatting ---------------------------------------------------------------------
-
-    @on(Input.Submitted, "#chat-input")
-    def _on_chat_submitted(self, event: Input.Submitted) -> None:
-        self.send(event.value)
-
-    def send(self, text: str) -> None:
-        """Send a user message (or the edited last one) and start the reply."""
-        chat_input = self.query_one("#chat-input", Input)
-        if not text.strip():
-            self.notify("Type a message first.", severity="warning")
-            return
-        if self.generating or self._waiting_for_model is not None:
-            self.notify("A reply is still being generated: press Esc to stop it first.", severity="warning")
-            return
-        parent: Any = "leaf"
-        if self._editing is not None:
-            parent = self._editing.parent  # the edit becomes a sibling: the old message stays as a branch
-            self._editing = None
-            chat_input.placeholder = "Message the model… (Enter sends)"
-        chat_input.value = ""
-        self.sync.ensure_session(self.load_settings, self.sampling, self._session_ui())
-        turn = self.conversation.add("user", text, parent=parent)
-        stored = self.sync.save_user(turn)
-        if stored is not None:
-            self.conversation.rekey(turn.id, stored)
-        self._report_store_error()
-        self._show_conversation()
-        if self.loaded is None:
-            self._waiting_for_model = turn
-            self.notify("The model is still loading; your message will be answered when it is ready.")
-            return
-        self._start_reply(turn)
-
-    def _start_reply(self, user_turn: Turn) -> None:
-        """Generate a reply to the conversation ending at ``user_turn``."""
-        assert self.loaded is not None
-        messages = self.conversation.chat_messages(self.ui_settings.system_prompt, upto=user_turn.id)
-        reply = self.conversation.add(
-            "assistant", "", parent=user_turn.id, status="streaming", settings=self.sampling.to_dict()
-        )
-        stored = self.sync.start_reply(reply, self.sampling)
-        if stored is not None:
-            self.conversation.rekey(reply.id, stored)
-        self._report_store_error()
-        self._streaming = reply
-        self._pending.clear()
-        self._cancel = threading.Event()
-        self._show_conversation()
-        self.status.update_info(activity="generating")
-        self._flush_timer.resume()
-        self._generate_worker(self.loaded, messages, reply.id, self.sampling, self.ui_settings.top_k_shown, self._cancel)
-
-    @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
-    def _generate_worker(
-        self,
-        loaded: LoadedModel,
-        messages: list[dict[str, str]],
-        turn_id: int,
-        settings: SamplingSettings,
-        top_k: int,
-        cancel: threading.Event,
-    ) -> None:
-        """Runs in a thread: tokens go into ``self._pending``; the end is one posted message."""
-        import torch
-
-        from workbench.engine.decoding import Decoder, Generation
-        from workbench.engine.prompts import chat_prompt
-        from workbench.engine.sampling import Sampler
-
-        generation = None
-        try:
-            prompt = chat_prompt(loaded.tokenizer, messages)
-            decoder = self._decoder
-            if decoder is None or decoder.loaded is not loaded:
-                decoder = Decoder(loaded, prompt.ids)
-            else:
-                decoder.reset_to(prompt.ids)  # keeps the KV cache of the shared prefix
-            decoder.set_prompt_length(len(prompt.ids))
-            self._decoder = decoder
-            generation = Generation(decoder, Sampler(settings), top_k=top_k, cancel=cancel)
-            self._generation = generation
-            for step in generation:
-                self._pending.append(step)
-            reason = generation.finish_reason or "length"
-            self.post_message(GenerationEnded(turn_id, generation.text, reason, self._stats(generation, decoder)))
-        except torch.OutOfMemoryError:
-            self._decoder = None
-            text = generation.text if generation else ""
-            error = "out of memory while generating: try a shorter conversation, a smaller dtype or another device"
-            self.post_message(GenerationEnded(turn_id, text, "error", {}, error))
-        except Exception as exc:  # noqa: BLE001 - shown on the reply; the app stays up
-            self._decoder = None
-            text = generation.text if generation else ""
-            self.post_message(GenerationEnded(turn_id, text, "error", {}, f"{type(exc).__name__}: {exc}"))
-        finally:
-            self._generation = None
-
-    @staticmethod
-    def _stats(generation: Any, decoder: Any) -> dict[str, Any]:
-        return {
-            "tokens": len(generation.steps),
-            "tokens_per_second": round(generation.tokens_per_second, 2),
-            "finish_reason": generation.finish_reason,
-            "context_used": len(decoder),
-            "seconds": round(generation.elapsed, 3),
-        }
-
-    def _drain_tokens(self) -> None:
-        """20 times a second while generating: move new tokens from the worker onto the screen."""
-        turn = self._streaming
-        if turn is None:
-            self._flush_timer.pause()
-            return
-        new: list[TokenStep] = []
-        while self._pending:
-            new.append(self._pending.popleft())
-        if not new:
-            return
-        turn.steps.extend(new)
-        turn.content += "".join(step.text for step in new)
-        view = self.conversation_view.view_for(turn.id)
-        if view is not None:
-            view.append_steps(new)
-            if not self.conversation_view.has_focus:
-                self.conversation_view.scroll_end(animate=False)
-        if self.conversation_view.selected[1] is None:
-            self.chart.show_step(new[-1], f"Live · token {new[-1].index + 1}")
-        generation = self._generation
-        if generation is not None and generation.elapsed == 0 and generation.started:
-            rate = len(turn.steps) / max(1e-6, time.perf_counter() - generation.started)
-            self.status.update_info(tokens_per_second=rate)
-        self.sync.maybe_save_progress(turn)
-
-    def on_generation_ended(self, message: GenerationEnded) -> None:
-        self._drain_tokens()
-        turn = self.conversation.turns.get(message.turn_id)
-        self._streaming = None
-        self._flush_timer.pause()
-        if turn is None:
-            return
-        turn.content = message.text
-        turn.stats = message.stats
-        if message.error:
-            turn.status, turn.error = "error", message.error
-            self.notify(message.error, title="Generation failed", severity="error", timeout=15)
-        elif message.finish_reason == "cancelled":
-            turn.status = "stopped"
-        else:
-            turn.status = "complete"
-        self.sync.finish_reply(turn)
-        self._report_store_error()
-        view = self.conversation_view.view_for(turn.id)
-        if view is not None:
-            view.refresh_body()
-        rate = message.stats.get("tokens_per_second")
-        self.status.update_info(
-            tokens_per_second=rate if rate else self.status.info.tokens_per_second,
-            context_used=message.stats.get("context_used", self.status.info.context_used),
-            activity="stopped" if turn.status == "stopped" else ("error" if turn.error else ""),
-        )
-        self._update_prompt_view()
-
     # --- actions ----------------------------------------------------------------------
-
-    def action_stop(self) -> None:
-        if self.generating:
-            self._cancel.set()
-            self.status.update_info(activity="stopping…")
-        elif self._editing is not None:
-            self._editing = None
-            chat_input = self.query_one("#chat-input", Input)
-            chat_input.value = ""
-            chat_input.placeholder = "Message the model… (Enter sends)"
-
-    def action_regenerate(self) -> None:
-        """A new reply to the last user message; the old reply stays as another branch."""
-        if self.generating:
-            self.notify("A reply is being generated: press Esc first.", severity="warning")
-            return
-        user = self.conversation.last("user")
-        if user is None:
-            self.notify("Nothing to regenerate yet.", severity="warning")
-            return
-        if self.loaded is None:
-            self.notify("The model is still loading.", severity="warning")
-            return
-        self.conversation.select(user.id)
-        self.conversation.leaf = user.id
-        self._start_reply(user)
-
-    def action_edit_last(self) -> None:
-        """Put the last user message in the input; sending it makes a new branch."""
-        if self.generating:
-            self.notify("A reply is being generated: press Esc first.", severity="warning")
-            return
-        user = self.conversation.last("user")
-        if user is None:
-            self.notify("There is no message to edit yet.", severity="warning")
-            return
-        self._editing = user
-        chat_input = self.query_one("#chat-input", Input)
-        chat_input.value = user.content
-        chat_input.placeholder = "Editing your last message (Enter resends, Esc cancels)"
-        self.action_show_tab("chat")
-        chat_input.focus()
 
     def action_new_chat(self) -> None:
         if self.generating:
@@ -444,6 +258,7 @@ class WorkbenchApp(App[int]):
         self.conversation = Conversation()
         self.sync.new_session()
         self._editing = None
+        self._set_input_placeholder()
         self._show_conversation()
         self.chart.show_step(None, "Waiting for a token…")
         self.status.update_info(context_used=0, activity="")
@@ -459,6 +274,24 @@ class WorkbenchApp(App[int]):
             return
         self.copy_to_clipboard(turn.content)
         self.notify(f"Copied the reply ({len(turn.content)} characters).")
+
+    def action_toggle_completion_mode(self) -> None:
+        """Chat (with the chat template) or completion (raw text, continued as tutorials do)."""
+        if self.generating:
+            self.notify("Wait for the reply (or press Esc) before switching modes.", severity="warning")
+            return
+        if self.conversation.path():
+            self.action_new_chat()
+        self.completion_mode = not self.completion_mode
+        self.conversation_view.set_completion_mode(self.completion_mode)
+        self._set_input_placeholder()
+        self.sync.update_settings(ui=self._session_ui())
+        self.notify(
+            "Completion mode: no chat template; type text (e.g. 'The capital of France is') and the model continues it."
+            if self.completion_mode
+            else "Chat mode: messages go through the model's chat template."
+        )
+        self._update_prompt_view()
 
     def action_toggle_heatmap(self) -> None:
         on = not self.conversation_view.heatmap
@@ -477,10 +310,8 @@ class WorkbenchApp(App[int]):
 
     def _focus_first_in(self, tab: str) -> None:
         preferred = {"chat": "#chat-input", "tokenizer": "#tok-input", "settings": "#set-model"}
-        try:
+        with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
             self.query_one(preferred[tab]).focus()
-        except Exception:  # noqa: BLE001 - a pane without that widget: leave focus alone
-            pass
 
     def action_help(self) -> None:
         from workbench.ui.screens.help import HelpScreen
@@ -491,15 +322,68 @@ class WorkbenchApp(App[int]):
         yield from super().get_system_commands(screen)
         commands = [
             ("Stop generating", "Stop the reply being generated (Esc)", self.action_stop),
-            ("Regenerate reply", "A new reply to the last message; the old one stays as a branch (Ctrl+R)", self.action_regenerate),
-            ("Edit last message", "Edit and resend your last message (Up in the empty message box)", self.action_edit_last),
+            (
+                "Regenerate reply",
+                "A new reply to the last message; the old one stays as a branch (Ctrl+R)",
+                self.action_regenerate,
+            ),
+            (
+                "Edit last message",
+                "Edit and resend your last message (Up in the empty message box)",
+                self.action_edit_last,
+            ),
             ("New chat", "Start a new conversation (Ctrl+N)", self.action_new_chat),
             ("Copy reply", "Copy the selected or last reply to the clipboard (Ctrl+Y)", self.action_copy),
             ("Toggle heat map", "Colour reply tokens by probability (F6)", self.action_toggle_heatmap),
+            (
+                "Toggle step mode",
+                "Pause before every token and choose it yourself (F7)",
+                self.action_toggle_step_mode,
+            ),
+            (
+                "Toggle chat / completion mode",
+                "Chat template, or raw text continuation (F8)",
+                self.action_toggle_completion_mode,
+            ),
+            ("Step: sample the next token", "While paused (space on the chart)", self.action_step_sample),
+            ("Step: take the most probable token", "While paused (g on the chart)", self.action_step_greedy),
+            (
+                "Step: type the next token",
+                "By its text or #id, while paused (t on the chart)",
+                self.action_step_token,
+            ),
+            ("Play / pause", "Let a paused reply run, or pause it (p on the chart)", self.action_play_pause),
+            (
+                "Previous branch",
+                "Show the previous alternative of the selected reply ([)",
+                lambda: self.action_sibling(-1),
+            ),
+            (
+                "Next branch",
+                "Show the next alternative of the selected reply (])",
+                lambda: self.action_sibling(1),
+            ),
+            (
+                "Edit selected message",
+                "Edit the message the selected reply answers: a new branch (e)",
+                self.action_edit_selected,
+            ),
             ("Show chat", "The conversation and the live chart (F2)", lambda: self.action_show_tab("chat")),
-            ("Show tokenizer", "Tokenizer inspector and vocabulary (F3)", lambda: self.action_show_tab("tokenizer")),
-            ("Show settings", "Model, device, dtype, sampling, theme (F4)", lambda: self.action_show_tab("settings")),
-            ("Sessions", "Saved conversations: open, search, rename, duplicate, delete (F5)", self.action_sessions),
+            (
+                "Show tokenizer",
+                "Tokenizer inspector and vocabulary (F3)",
+                lambda: self.action_show_tab("tokenizer"),
+            ),
+            (
+                "Show settings",
+                "Model, device, dtype, sampling, theme (F4)",
+                lambda: self.action_show_tab("settings"),
+            ),
+            (
+                "Sessions",
+                "Saved conversations: open, search, rename, duplicate, delete (F5)",
+                self.action_sessions,
+            ),
             ("Help", "All keys (F1)", self.action_help),
         ]
         for title, help_text, callback in commands:
@@ -525,6 +409,7 @@ class WorkbenchApp(App[int]):
             from workbench.engine.sampling import Sampler
 
             generation.sampler = Sampler(self.sampling)
+            self.reweight_waiting(self.sampling)  # a paused token: new q at once, no forward pass
         self.sync.update_settings(sampling=self.sampling)
         self._save_config()
 
@@ -558,7 +443,11 @@ class WorkbenchApp(App[int]):
             self._save_config()
 
     def _session_ui(self) -> dict[str, Any]:
-        return {"system_prompt": self.ui_settings.system_prompt, "top_k_shown": self.ui_settings.top_k_shown}
+        return {
+            "system_prompt": self.ui_settings.system_prompt,
+            "top_k_shown": self.ui_settings.top_k_shown,
+            "mode": "completion" if self.completion_mode else "chat",
+        }
 
     def _save_config(self) -> None:
         if not self.save_settings:
@@ -573,7 +462,9 @@ class WorkbenchApp(App[int]):
 
     def action_sessions(self) -> None:
         if self.sync.store is None:
-            self.notify("Sessions are not available: the session database could not be opened.", severity="error")
+            self.notify(
+                "Sessions are not available: the session database could not be opened.", severity="error"
+            )
             return
         from workbench.ui.screens.sessions import SessionsScreen
 
@@ -583,7 +474,10 @@ class WorkbenchApp(App[int]):
             current_deleted = self.sync.session_id is not None and self.sync.session_id in screen.deleted_ids
             if session_id is not None and session_id != self.sync.session_id:
                 if self.generating:
-                    self.notify("Stop the reply being generated (Esc) before opening another session.", severity="warning")
+                    self.notify(
+                        "Stop the reply being generated (Esc) before opening another session.",
+                        severity="warning",
+                    )
                     return
                 self.resume_session(session_id)
             elif current_deleted:
@@ -599,6 +493,8 @@ class WorkbenchApp(App[int]):
             self.notify(str(exc), title="Could not open the session", severity="error", timeout=15)
             return False
         self.conversation = conversation
+        self.completion_mode = (record.ui or {}).get("mode") == "completion"
+        self.conversation_view.set_completion_mode(self.completion_mode)
         try:
             if record.sampling:
                 self.sampling = SamplingSettings.from_dict(record.sampling)
@@ -608,7 +504,9 @@ class WorkbenchApp(App[int]):
         except WorkbenchError as exc:
             self.notify(f"Some saved settings were not valid: {exc}", severity="warning")
             load = self.load_settings
-        self.query_one(SettingsPane).set_config(Config(model=load, sampling=self.sampling, ui=self.ui_settings))
+        self.query_one(SettingsPane).set_config(
+            Config(model=load, sampling=self.sampling, ui=self.ui_settings)
+        )
         self._show_conversation()
         self.notify(f"Resumed “{record.title or 'untitled'}”.")
         if load != self.load_settings or (self.loaded is None and not self.autoload):
@@ -619,7 +517,12 @@ class WorkbenchApp(App[int]):
 
     def _ui_dict(self) -> dict[str, Any]:
         ui = self.ui_settings
-        return {"theme": ui.theme, "top_k_shown": ui.top_k_shown, "system_prompt": ui.system_prompt, "heatmap": ui.heatmap}
+        return {
+            "theme": ui.theme,
+            "top_k_shown": ui.top_k_shown,
+            "system_prompt": ui.system_prompt,
+            "heatmap": ui.heatmap,
+        }
 
     # --- helpers --------------------------------------------------------------------
 
@@ -643,14 +546,13 @@ class WorkbenchApp(App[int]):
     def _update_prompt_view(self) -> None:
         if self.loaded is None:
             return
-        from workbench.engine.errors import PromptError
-        from workbench.engine.prompts import chat_prompt
-
-        messages = self.conversation.chat_messages(self.ui_settings.system_prompt)
-        try:
-            prompt = chat_prompt(self.loaded.tokenizer, messages) if messages else None
-        except (PromptError, Exception):  # noqa: BLE001 - a template error must not break the view
-            prompt = None
+        leaf = self.conversation.leaf
+        prompt = None
+        if leaf is not None:
+            try:
+                prompt = self._prompt_builder(self.conversation.turns[leaf])(self.loaded.tokenizer)
+            except Exception:  # noqa: BLE001 - a template error must not break the view
+                prompt = None
         self.query_one(TokenizerPane).set_chat_prompt(prompt)
 
     def _report_store_error(self) -> None:

@@ -34,10 +34,21 @@ class ModelLoadFailed(Message):
 class GenerationEnded(Message):
     """A reply ended: finished (eos/length/context), stopped by the user, or failed."""
 
-    def __init__(self, turn_id: int, text: str, finish_reason: str, stats: dict[str, Any], error: str | None = None) -> None:
+    def __init__(
+        self, turn_id: int, text: str, finish_reason: str, stats: dict[str, Any], error: str | None = None
+    ) -> None:
         super().__init__()
         self.turn_id = turn_id
         self.text = text
         self.finish_reason = finish_reason
         self.stats = stats
         self.error = error
+
+
+class StepWaiting(Message):
+    """Step mode: a distribution is waiting for the user to choose the next token."""
+
+    def __init__(self, turn_id: int, distribution: Any) -> None:  # an engine Distribution
+        super().__init__()
+        self.turn_id = turn_id
+        self.distribution = distribution

@@ -46,9 +46,13 @@ class SessionSync:
 
     # --- writing ------------------------------------------------------------------
 
-    def ensure_session(self, load: LoadSettings, sampling: SamplingSettings, ui: dict[str, Any]) -> int | None:
+    def ensure_session(
+        self, load: LoadSettings, sampling: SamplingSettings, ui: dict[str, Any]
+    ) -> int | None:
         if self.session_id is None and self.store is not None:
-            self.session_id = self._guard(self.store.create_session, load.model, load=load, sampling=sampling, ui=ui)
+            self.session_id = self._guard(
+                self.store.create_session, load.model, load=load, sampling=sampling, ui=ui
+            )
         return self.session_id
 
     def new_session(self) -> None:
@@ -57,12 +61,16 @@ class SessionSync:
     def save_user(self, turn: Turn) -> int | None:
         if self.session_id is None:
             return None
-        return self._guard(self.store.add_message, self.session_id, turn.role, turn.content, parent_id=turn.parent)
+        return self._guard(
+            self.store.add_message, self.session_id, turn.role, turn.content, parent_id=turn.parent
+        )
 
     def start_reply(self, turn: Turn, sampling: SamplingSettings) -> int | None:
         if self.session_id is None:
             return None
-        reply_id = self._guard(self.store.start_reply, self.session_id, parent_id=turn.parent, settings=sampling)
+        reply_id = self._guard(
+            self.store.start_reply, self.session_id, parent_id=turn.parent, settings=sampling
+        )
         if reply_id is not None:
             self._saved_steps[reply_id] = 0
             self._last_save[reply_id] = time.monotonic()
@@ -97,7 +105,10 @@ class SessionSync:
             self._guard(self.store.set_active_leaf, self.session_id, leaf_id)
 
     def update_settings(
-        self, load: LoadSettings | None = None, sampling: SamplingSettings | None = None, ui: dict[str, Any] | None = None
+        self,
+        load: LoadSettings | None = None,
+        sampling: SamplingSettings | None = None,
+        ui: dict[str, Any] | None = None,
     ) -> None:
         if self.session_id is None:
             return

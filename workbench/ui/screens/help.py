@@ -11,7 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 EXTRA = [
-    ("Everywhere", [("ctrl+p", "Command palette: every action by name"), ("tab / shift+tab", "Move between widgets")]),
+    (
+        "Everywhere",
+        [("ctrl+p", "Command palette: every action by name"), ("tab / shift+tab", "Move between widgets")],
+    ),
     ("Chat", [("enter", "Send the message"), ("tab", "Focus the conversation to move a token cursor")]),
 ]
 
@@ -20,7 +23,9 @@ def _key_name(keys: str) -> str:
     """'ctrl+r' -> 'Ctrl+R', 'escape' -> 'Esc', 'f1' -> 'F1'."""
     names = {"escape": "Esc", "enter": "Enter", "left": "←", "right": "→", "up": "↑", "down": "↓"}
     return ", ".join(
-        "+".join(names.get(part, part.upper() if len(part) <= 3 else part.capitalize()) for part in key.split("+"))
+        "+".join(
+            names.get(part, part.upper() if len(part) <= 3 else part.capitalize()) for part in key.split("+")
+        )
         for key in keys.split(",")
     )
 

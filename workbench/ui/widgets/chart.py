@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -24,8 +25,21 @@ def bar(fraction: float, width: int) -> str:
     return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
 
 
-class CandidatesChart(Widget, can_focus=False):
-    """Shows one step's candidates. ``show`` is called from the UI thread at most ~20 times a second."""
+class CandidatesChart(Widget, can_focus=True):
+    """Shows one step's candidates. ``show`` is called from the UI thread at most ~20 times a second.
+
+    Focused, it carries the step-mode keys (the app does the work).
+    """
+
+    BINDINGS = [
+        Binding("space", "app.step_sample", "Sample"),
+        Binding("g", "app.step_greedy", "Greedy"),
+        Binding("t", "app.step_token", "Type token"),
+        Binding("p", "app.play_pause", "Play/pause"),
+        Binding("plus,equals_sign", "app.play_speed(1)", "Faster", show=False),
+        Binding("minus", "app.play_speed(-1)", "Slower", show=False),
+        *[Binding(str(n), f"app.step_pick({n})", f"Pick {n}", show=False) for n in range(1, 10)],
+    ]
 
     DEFAULT_CSS = """
     CandidatesChart {
@@ -34,6 +48,7 @@ class CandidatesChart(Widget, can_focus=False):
         border: round $primary 50%;
         border-title-color: $text-accent;
     }
+    CandidatesChart:focus { border: round $accent; }
     """
 
     version: reactive[int] = reactive(0, layout=False)
@@ -72,7 +87,12 @@ class CandidatesChart(Widget, can_focus=False):
     ) -> None:
         """A distribution not (yet) tied to a step, e.g. paused before choosing."""
         self._step = None
-        self._candidates, self._chosen, self._entropy, self._caption = tuple(candidates), chosen, entropy, caption
+        self._candidates, self._chosen, self._entropy, self._caption = (
+            tuple(candidates),
+            chosen,
+            entropy,
+            caption,
+        )
         self.version += 1
 
     def render(self) -> Text:
@@ -92,7 +112,9 @@ class CandidatesChart(Widget, can_focus=False):
         show_id = width >= 44
         label_width = max(6, min(16, width - (34 if show_id else 27)))
         bar_width = max(3, width - label_width - (30 if show_id else 23))
-        header = f"{'#':>2} {'token':<{label_width}} " + (f"{'id':>6} " if show_id else "") + f"{'p':>6} {'q':>6}"
+        header = (
+            f"{'#':>2} {'token':<{label_width}} " + (f"{'id':>6} " if show_id else "") + f"{'p':>6} {'q':>6}"
+        )
         out.append(header + "\n", Style(dim=True, bold=True))
         chosen_listed = False
         for rank, cand in enumerate(self._candidates, 1):
@@ -107,7 +129,14 @@ class CandidatesChart(Widget, can_focus=False):
         return out
 
     def _row(
-        self, out: Text, rank: int, cand: Candidate, chosen: bool, label_width: int, bar_width: int, show_id: bool
+        self,
+        out: Text,
+        rank: int,
+        cand: Candidate,
+        chosen: bool,
+        label_width: int,
+        bar_width: int,
+        show_id: bool,
     ) -> None:
         base = Style(reverse=True, bold=True) if chosen else Style()
         label = cand.text if len(cand.text) <= label_width else cand.text[: label_width - 1] + "…"

@@ -23,6 +23,7 @@ from workbench.safetext import safe_line, safe_text
 from workbench.ui.widgets.token_render import render_steps
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System"}
+COMPLETION_TITLES = {"user": "Text", "assistant": "Continuation", "system": "System"}
 STATUS_NOTES = {"stopped": "stopped", "error": "failed", "streaming": "generating…"}
 
 
@@ -38,9 +39,16 @@ class MessageView(Widget):
     MessageView .error-note { color: $error; height: auto; }
     """
 
-    def __init__(self, turn: Turn, heatmap: bool = False, branch: tuple[int, int] = (1, 1)) -> None:
+    def __init__(
+        self,
+        turn: Turn,
+        heatmap: bool = False,
+        branch: tuple[int, int] = (1, 1),
+        titles: dict[str, str] = ROLE_TITLES,
+    ) -> None:
         super().__init__(classes=turn.role)
         self.turn = turn
+        self.titles = titles
         self.heatmap = heatmap
         self.branch = branch
         self.cursor: int | None = None
@@ -60,7 +68,7 @@ class MessageView(Widget):
 
     def _header(self) -> Text:
         turn = self.turn
-        text = Text(ROLE_TITLES.get(turn.role, turn.role), Style(bold=True))
+        text = Text(self.titles.get(turn.role, turn.role), Style(bold=True))
         position, count = self.branch
         if count > 1:
             text.append(" ‹", Style(color="cyan"))
@@ -78,8 +86,14 @@ class MessageView(Widget):
 
     def _body_text(self) -> Text:
         turn = self.turn
-        if turn.is_reply and turn.steps and (self.heatmap or self.cursor is not None or turn.status == "streaming"):
-            return render_steps(turn.steps, self.heatmap, self.cursor, show_hidden=self.cursor is not None, tail=self._tail)
+        if (
+            turn.is_reply
+            and turn.steps
+            and (self.heatmap or self.cursor is not None or turn.status == "streaming")
+        ):
+            return render_steps(
+                turn.steps, self.heatmap, self.cursor, show_hidden=self.cursor is not None, tail=self._tail
+            )
         return Text(safe_text(turn.content))
 
     @property
@@ -126,6 +140,13 @@ class ConversationView(VerticalScroll, can_focus=True):
         Binding("down", "message(1)", "Next reply", show=False),
         Binding("home", "token_edge(0)", "First token", show=False),
         Binding("end", "token_edge(1)", "Last token", show=False),
+        Binding("left_square_bracket", "app.sibling(-1)", "Prev branch"),
+        Binding("right_square_bracket", "app.sibling(1)", "Next branch"),
+        Binding("e", "app.edit_selected", "Edit message"),
+        *[
+            Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)
+            for n in range(1, 10)
+        ],
     ]
 
     DEFAULT_CSS = """
@@ -145,6 +166,7 @@ class ConversationView(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.heatmap = False
+        self.titles = ROLE_TITLES
         self._selected: MessageView | None = None
 
     def compose(self) -> ComposeResult:
@@ -172,12 +194,12 @@ class ConversationView(VerticalScroll, can_focus=True):
         branches = branches or {}
         for turn in turns:
             if turn.role != "system":
-                self.mount(MessageView(turn, self.heatmap, branches.get(turn.id, (1, 1))))
+                self.mount(MessageView(turn, self.heatmap, branches.get(turn.id, (1, 1)), self.titles))
         self._update_hint()
         self.scroll_end(animate=False)
 
     def add_turn(self, turn: Turn, branch: tuple[int, int] = (1, 1)) -> MessageView:
-        view = MessageView(turn, self.heatmap, branch)
+        view = MessageView(turn, self.heatmap, branch, self.titles)
         self.mount(view)
         self._update_hint()
         self.scroll_end(animate=False)
@@ -185,6 +207,12 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     def _update_hint(self) -> None:
         self.query_one(".empty-hint").display = not self.query(MessageView)
+
+    def set_completion_mode(self, on: bool) -> None:
+        self.titles = COMPLETION_TITLES if on else ROLE_TITLES
+        for view in self.query(MessageView):
+            view.titles = self.titles
+            view.refresh_body()
 
     def set_heatmap(self, on: bool) -> None:
         self.heatmap = on
@@ -249,6 +277,12 @@ class ConversationView(VerticalScroll, can_focus=True):
         index = replies.index(self._selected) if self._selected in replies else len(replies)
         index = max(0, min(len(replies) - 1, index + delta))
         self._select(replies[index], 0 if delta > 0 else len(replies[index].turn.steps) - 1)
+
+    def select_turn(self, turn_id: int, index: int) -> None:
+        """Put the token cursor on token ``index`` of the reply ``turn_id``."""
+        view = self.view_for(turn_id)
+        if view is not None and view.turn.steps:
+            self._select(view, index)
 
     def action_token_edge(self, end: int) -> None:
         replies = self._replies()

@@ -1,0 +1,107 @@
+"""Step mode: pause each token, choose it yourself, play, change settings on a paused token.
+
+A mixin of the app. Decisions go to the engine's StepChooser held in ``self._chooser``;
+the chart (focused while paused) carries the keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.engine.settings import SamplingSettings
+
+
+class StepModeMixin:
+    def action_toggle_step_mode(self) -> None:
+        self.step_mode = not self.step_mode
+        chooser = self._chooser
+        if chooser is not None:  # pause (or resume) the reply being generated now
+            chooser.set_playing(not self.step_mode, self.play_delay if self.step_mode else 0.0)
+        if self.step_mode:
+            self.notify(
+                "Step mode on: each token waits for you. Space samples, g takes the top, 1-9 pick, p plays."
+            )
+        else:
+            self.notify("Step mode off: replies stream by themselves.")
+        self.status.update_info(
+            activity="step mode" if self.step_mode and not self.generating else self.status.info.activity
+        )
+
+    def _decide(self, kind: str, token_id: int | None = None) -> bool:
+        from workbench.engine.stepping import Decision
+
+        chooser = self._chooser
+        if chooser is None or chooser.waiting is None:
+            if self.generating:
+                self.notify("Not paused: press p (or F7) to pause the reply first.", severity="warning")
+            else:
+                self.notify("Nothing to choose: send a message with step mode on (F7).", severity="warning")
+            return False
+        chooser.decide(Decision(kind, token_id))  # type: ignore[arg-type]
+        self.status.update_info(activity="generating")
+        return True
+
+    def action_step_sample(self) -> None:
+        self._decide("sample")
+
+    def action_step_greedy(self) -> None:
+        self._decide("greedy")
+
+    def action_step_pick(self, rank: int) -> None:
+        chooser = self._chooser
+        dist = chooser.waiting if chooser is not None else None
+        if dist is None:
+            self._decide("token")  # reports why nothing happens
+            return
+        if rank > len(dist.candidates):
+            self.notify(
+                f"Only {len(dist.candidates)} candidates are shown; raise 'candidates shown' in settings."
+            )
+            return
+        self._decide("token", dist.candidates[rank - 1].token_id)
+
+    def action_step_token(self) -> None:
+        """Type any token, by text or #id, as the next one."""
+        chooser = self._chooser
+        if chooser is None or chooser.waiting is None or self.loaded is None:
+            self._decide("token")
+            return
+        from workbench.ui.screens.pick_token import PickTokenScreen
+
+        def chosen(token_id: int | None) -> None:
+            if token_id is not None:
+                self._decide("token", token_id)
+
+        self.push_screen(PickTokenScreen(self.loaded.table, self.loaded.tokenizer), chosen)
+
+    def action_play_pause(self) -> None:
+        chooser = self._chooser
+        if chooser is None:
+            self.notify("Nothing is being generated.", severity="warning")
+            return
+        playing = not chooser.playing
+        chooser.set_playing(playing, self.play_delay if self.step_mode else 0.0)
+        self.status.update_info(activity=f"playing, {self.play_delay:g} s a token" if playing else "paused")
+
+    def action_play_speed(self, faster: int) -> None:
+        from workbench.engine.stepping import PLAY_DELAYS
+
+        index = min(range(len(PLAY_DELAYS)), key=lambda i: abs(PLAY_DELAYS[i] - self.play_delay))
+        index = max(0, min(len(PLAY_DELAYS) - 1, index + faster))
+        self.play_delay = PLAY_DELAYS[index]
+        chooser = self._chooser
+        if chooser is not None and chooser.playing and self.step_mode:
+            chooser.set_playing(True, self.play_delay)
+        self.notify(
+            f"Play speed: {'no pause' if self.play_delay == 0 else f'{self.play_delay:g} s a token'}."
+        )
+
+    def reweight_waiting(self, settings: SamplingSettings) -> Any:
+        """New sampling settings while paused: redraw q from the logits already computed."""
+        chooser = self._chooser
+        if chooser is None or chooser.waiting is None:
+            return None
+        dist = chooser.reweight(settings)
+        if dist is not None:
+            self._show_waiting(dist)
+        return dist
