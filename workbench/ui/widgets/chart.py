@@ -62,6 +62,7 @@ class CandidatesChart(Widget, can_focus=True):
         self._entropy: float | None = None
         self._caption = "Waiting for a token…"
         self._greedy = False
+        self._hint = ""
 
     @property
     def candidates(self) -> tuple[Candidate, ...]:
@@ -74,6 +75,7 @@ class CandidatesChart(Widget, can_focus=True):
     def show_step(self, step: TokenStep | None, caption: str = "") -> None:
         """The candidates a token was chosen from (live, or a selected token of an old reply)."""
         self._step = step
+        self._hint = ""
         if step is None:
             self._candidates, self._chosen, self._entropy = (), None, None
             self._caption = caption or "Waiting for a token…"
@@ -126,6 +128,8 @@ class CandidatesChart(Widget, can_focus=True):
             extra = Candidate(step.token_id, step.label, step.p, step.q, step.kind)
             self._row(out, step.rank, extra, True, label_width, bar_width, show_id)
         out.append("p model · q sampling · ✗ cut by sampling", Style(dim=True, italic=True))
+        if self._hint:
+            out.append("\n" + self._hint, Style(color="cyan"))
         return out
 
     def _row(
