@@ -1,6 +1,7 @@
 """Decode speed through the running app against the headless engine, and time to first frame.
 
-Both run in one process on the same loaded model, prompt and settings, alternating rounds.
+Both run in one process on the same loaded model, prompt and settings, alternating rounds,
+on the same engine thread.
 The app runs headless (Textual's test driver, which still lays out and renders every
 update) with session saving on, as a user runs it.
 
@@ -40,8 +41,10 @@ async def app_rate(app, pilot) -> tuple[float, int]:
     app._decoder = None  # a fresh prefill, like the headless run
     await pilot.pause()
     app.send(PROMPT)
+    # asyncio.sleep, not pilot.pause: Pilot's pause posts a callback to every widget and
+    # waits for each, which would load the UI thread far more than a user does.
     while app.generating or app.conversation.last("assistant") is None:
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.1)
     reply = app.conversation.last("assistant")
     return reply.stats["tokens_per_second"], reply.stats["tokens"]
 
@@ -53,7 +56,11 @@ async def compare(tokens: int, rounds: int) -> None:
     from workbench.ui.app import WorkbenchApp
     from workbench.ui.messages import ModelLoaded
 
-    loaded = load_model(LoadSettings())
+    from workbench.engine import runner
+
+    # All torch work on the engine thread, as in the app (see workbench/engine/runner.py):
+    # the headless runs below go there too, so both sides use the same thread and pool.
+    loaded = runner.run(load_model, LoadSettings())
     settings = SamplingSettings(do_sample=False, max_new_tokens=tokens)
     config = Config(model=LoadSettings(), sampling=settings, ui=UiSettings(top_k_shown=10))
     app = WorkbenchApp(config, autoload=False, save_settings=False)
@@ -62,9 +69,9 @@ async def compare(tokens: int, rounds: int) -> None:
         app.post_message(ModelLoaded(loaded))
         while app.loaded is None:
             await pilot.pause(0.05)
-        engine_rate(loaded, settings.updated(max_new_tokens=8), 10)  # warm-up
+        runner.run(engine_rate, loaded, settings.updated(max_new_tokens=8), 10)  # warm-up
         for _ in range(rounds):
-            rate, count = engine_rate(loaded, settings, 10)
+            rate, count = runner.run(engine_rate, loaded, settings, 10)
             engine_rates.append(rate)
             rate, app_count = await app_rate(app, pilot)
             app_rates.append(rate)

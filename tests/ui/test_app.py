@@ -192,7 +192,7 @@ async def test_token_cursor_shows_the_selected_tokens_candidates():
         assert app.chart.step is step and app.chart.candidates == step.candidates
         await pilot.press("home")
         assert app.conversation_view.selected[1] is reply.steps[0]
-        assert "Token 1/" in str(app.chart.render())
+        assert "Token 1/" in app.chart.rendered_text().plain
 
 
 async def test_tabs_help_and_palette_keys():
@@ -310,7 +310,7 @@ async def test_untrusted_model_output_is_shown_literally(monkeypatch):
         assert isinstance(view, MessageView)
         app.conversation_view.focus()
         await pilot.pause()
-        chart_text = app.chart.render()
+        chart_text = app.chart.rendered_text()
         assert isinstance(chart_text, Text) and "\x1b" not in chart_text.plain
 
 

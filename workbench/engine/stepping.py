@@ -47,6 +47,7 @@ class StepChooser:
         self.playing = playing
         self.delay = delay
         self.first_token: int | None = None  # a token forced as the very next one (branching)
+        self._new_settings: SamplingSettings | None = None  # asked for by request_reweight
 
     # --- the generation thread -------------------------------------------------------
 
@@ -90,6 +91,12 @@ class StepChooser:
                         return Decision("sample")
                     self._cond.wait(min(remaining, 0.05))
                     continue
+                settings, self._new_settings = self._new_settings, None
+                if settings is not None and self._dist is not None:
+                    # re-weight here, on the generation thread: all torch work stays on one thread
+                    self._dist = self._dist.reweighted(Sampler(settings))
+                    self._cond.notify_all()
+                    announced = False
                 dist = self._dist
                 if announced:
                     self._cond.wait(0.05)  # wake now and then to see a cancel
@@ -118,12 +125,28 @@ class StepChooser:
                 self.delay = delay
             self._cond.notify_all()
 
-    def reweight(self, settings: SamplingSettings) -> Distribution | None:
-        """Apply other settings to the waiting distribution (no forward pass); returns it."""
+    def request_reweight(self, settings: SamplingSettings) -> bool:
+        """Ask for the waiting distribution under other settings (no forward pass).
+
+        The generation thread does the work and calls ``on_waiting`` with the result; returns
+        False when nothing is waiting.
+        """
         with self._cond:
             if self._dist is None:
+                return False
+            self._new_settings = settings
+            self._cond.notify_all()
+            return True
+
+    def reweight(self, settings: SamplingSettings, timeout: float = 10.0) -> Distribution | None:
+        """:meth:`request_reweight` and wait for the re-weighted distribution."""
+        with self._cond:
+            before = self._dist
+            if before is None:
                 return None
-            self._dist = self._dist.reweighted(Sampler(settings))
+            self._new_settings = settings
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._dist is not before or self._dist is None, timeout)
             return self._dist
 
     def stop(self) -> None:

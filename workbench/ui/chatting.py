@@ -35,6 +35,9 @@ class ChatMixin:
     """Needs: conversation, sync, loaded, sampling, ui_settings, step_mode, play_delay, completion_mode,
     _pending, _cancel, _generation, _decoder, _chooser, _streaming, _waiting_for_model, _editing."""
 
+    _status_at = 0.0  # when the status line's speed was last updated
+    _chart_at = 0.0  # when the chart last showed a streaming token
+
     # --- sending --------------------------------------------------------------------
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -152,7 +155,13 @@ class ChatMixin:
         )
 
     @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
-    def _generate_worker(
+    def _generate_worker(self, *args: Any) -> None:
+        """A Textual thread worker that waits while the engine thread generates the reply."""
+        from workbench.engine import runner
+
+        runner.run(self._generate, *args)
+
+    def _generate(
         self,
         loaded: LoadedModel,
         build_prompt: Callable[[Any], Prompt],
@@ -163,7 +172,7 @@ class ChatMixin:
         chooser: Any,
         resume: list[TokenStep],
     ) -> None:
-        """Runs in a thread: tokens go into ``self._pending``; the end is one posted message."""
+        """Runs on the engine thread: tokens go into ``self._pending``; the end is one posted message."""
         import torch
 
         from workbench.engine.decoding import Decoder, Generation
@@ -241,8 +250,10 @@ class ChatMixin:
                 new[-1], f"{'Stepping' if self.step_mode else 'Live'} · token {new[-1].index + 1}"
             )
         generation = self._generation
-        if generation is not None and generation.started and not self.step_mode:
-            rate = generation.new_tokens / max(1e-6, time.perf_counter() - generation.started)
+        now = time.perf_counter()
+        if generation is not None and generation.started and not self.step_mode and now - self._status_at > 0.5:
+            self._status_at = now  # the speed figure needs no more than two updates a second
+            rate = generation.new_tokens / max(1e-6, now - generation.started)
             self.status.update_info(tokens_per_second=rate)
         self.sync.maybe_save_progress(turn)
 

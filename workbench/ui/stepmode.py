@@ -6,8 +6,6 @@ the chart (focused while paused) carries the keys.
 
 from __future__ import annotations
 
-from typing import Any
-
 from workbench.engine.settings import SamplingSettings
 
 
@@ -96,12 +94,10 @@ class StepModeMixin:
             f"Play speed: {'no pause' if self.play_delay == 0 else f'{self.play_delay:g} s a token'}."
         )
 
-    def reweight_waiting(self, settings: SamplingSettings) -> Any:
-        """New sampling settings while paused: redraw q from the logits already computed."""
+    def reweight_waiting(self, settings: SamplingSettings) -> bool:
+        """New sampling settings while paused: q is redrawn from the logits already computed.
+
+        The engine thread re-weights and posts the result as a new StepWaiting message.
+        """
         chooser = self._chooser
-        if chooser is None or chooser.waiting is None:
-            return None
-        dist = chooser.reweight(settings)
-        if dist is not None:
-            self._show_waiting(dist)
-        return dist
+        return chooser is not None and chooser.request_reweight(settings)

@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from workbench.engine.steps import Candidate, TokenStep
@@ -43,7 +44,8 @@ class CandidatesChart(Widget, can_focus=True):
 
     DEFAULT_CSS = """
     CandidatesChart {
-        height: 1fr;
+        height: auto;
+        max-height: 100%;
         padding: 0 1;
         border: round $primary 50%;
         border-title-color: $text-accent;
@@ -52,6 +54,9 @@ class CandidatesChart(Widget, can_focus=True):
     """
 
     version: reactive[int] = reactive(0, layout=False)
+    # Height follows the content (a short chart repaints far fewer cells 10 times a second);
+    # a layout pass is asked for only when the number of lines changes.
+    _line_count = 0
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -63,6 +68,8 @@ class CandidatesChart(Widget, can_focus=True):
         self._caption = "Waiting for a token…"
         self._greedy = False
         self._hint = ""
+        self._strips: list[Strip] = []
+        self._strips_key: tuple[int, int] | None = None
 
     @property
     def candidates(self) -> tuple[Candidate, ...]:
@@ -82,7 +89,7 @@ class CandidatesChart(Widget, can_focus=True):
         else:
             self._candidates, self._chosen, self._entropy = step.candidates, step.token_id, step.entropy
             self._caption = caption or f"token {step.index + 1}"
-        self.version += 1
+        self._changed()
 
     def show_candidates(
         self, candidates: Sequence[Candidate], entropy: float, chosen: int | None, caption: str
@@ -97,8 +104,37 @@ class CandidatesChart(Widget, can_focus=True):
         )
         self.version += 1
 
-    def render(self) -> Text:
-        width = max(20, self.content_size.width)
+    def _changed(self) -> None:
+        lines = self.rendered_text().plain.count("\n") + 1
+        if lines != self._line_count:
+            self._line_count = lines
+            self.refresh(layout=True)
+        self.version += 1
+
+    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+        return self.rendered_text(width).plain.count("\n") + 1
+
+    # Line API: the lines are built once per update and handed out row by row, which costs a
+    # fraction of rendering a Text through Textual's content pipeline (this widget changes
+    # with every token; measured in bench/ui.py).
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        key = (self.version, width)
+        if key != self._strips_key:
+            base = self.rich_style
+            console = self.app.console
+            self._strips = [
+                Strip(line.render(console), line.cell_len).crop_extend(0, width, base).apply_style(base)
+                for line in self.rendered_text(width).split("\n", allow_blank=True)
+            ]
+            self._strips_key = key
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.rich_style)
+
+    def rendered_text(self, width: int | None = None) -> Text:
+        """The chart as text (what render_line draws)."""
+        width = max(20, width if width is not None else self.content_size.width)
         out = Text(no_wrap=True, overflow="ellipsis")
         out.append(self._caption + "\n", Style(bold=True))
         if self._entropy is not None:

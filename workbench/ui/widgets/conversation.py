@@ -24,6 +24,7 @@ from workbench.ui.widgets.token_render import render_steps
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System"}
 COMPLETION_TITLES = {"user": "Text", "assistant": "Continuation", "system": "System"}
+STREAM_RESERVE_LINES = 3
 STATUS_NOTES = {"stopped": "stopped", "error": "failed", "streaming": "generating…"}
 
 
@@ -54,6 +55,8 @@ class MessageView(Widget):
         self.cursor: int | None = None
         self._tail = ""
         self._markdown_shown = False
+        self._stream: Text | None = None  # the streaming reply, extended token by token
+        self._streamed = 0
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="message-header")
@@ -109,6 +112,9 @@ class MessageView(Widget):
         self.query_one(".message-header", Static).update(self._header())
         body = self.query_one(".message-body", Static)
         markdown = self.query_one(".message-markdown", Markdown)
+        if self.turn.status != "streaming":
+            body.styles.min_height = None  # drop the lines reserved while streaming
+            self._stream = None
         if self.token_mode:
             body.update(self._body_text())
             body.display, markdown.display = True, False
@@ -123,8 +129,28 @@ class MessageView(Widget):
         note.display = bool(self.turn.error)
 
     def append_steps(self, steps: list[TokenStep]) -> None:
-        """Streaming: the reply grew (the steps are already on the turn)."""
-        self.query_one(".message-body", Static).update(self._body_text())
+        """Streaming: the reply grew (the steps are already on the turn).
+
+        A layout pass over the whole screen costs far more than repainting this widget, so
+        one is asked for only when the text needs another line.
+        """
+        body = self.query_one(".message-body", Static)
+        if self.heatmap or self.cursor is not None:
+            text = self._body_text()
+        else:  # plain streaming: extend the text instead of rebuilding it from every token
+            if self._stream is None:
+                self._stream, self._streamed = Text(), 0
+            for step in self.turn.steps[self._streamed :]:
+                self._stream.append(safe_text(step.text))
+            self._streamed = len(self.turn.steps)
+            text = self._stream
+        body.update(text, layout=False)
+        width = body.size.width
+        needed = body.visual.get_height(body.styles, width) if width else 0
+        if not width or needed > body.size.height:
+            # reserve a few lines ahead, so the screen is laid out every few lines, not every line
+            body.styles.min_height = needed + STREAM_RESERVE_LINES
+            body.refresh(layout=True)
 
     def set_tail(self, tail: str) -> None:
         self._tail = tail

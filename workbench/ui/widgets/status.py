@@ -90,4 +90,5 @@ class StatusLine(Horizontal):
 
     def _render_info(self) -> None:
         if self.is_mounted:
-            self.query_one("#status-text", Static).update(self._compose_text())
+            # one line of fixed size: a repaint, never a layout pass
+            self.query_one("#status-text", Static).update(self._compose_text(), layout=False)
