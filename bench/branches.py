@@ -34,17 +34,29 @@ def engine_numbers(loaded, reply_tokens: int, repeat: int) -> None:
     from workbench.engine.sampling import Sampler
     from workbench.engine.settings import SamplingSettings
 
-    prompt = chat_prompt(loaded.tokenizer, [{"role": "user", "content": "Write a story about a lighthouse keeper."}])
+    prompt = chat_prompt(
+        loaded.tokenizer, [{"role": "user", "content": "Write a story about a lighthouse keeper."}]
+    )
     decoder = Decoder(loaded, prompt.ids)
     greedy = Sampler(SamplingSettings(do_sample=False, max_new_tokens=reply_tokens))
-    steps = list(Generation(decoder, greedy, chooser=lambda d: (next(c.token_id for c in d.candidates if c.token_id != 2), "sample")))
+    steps = list(
+        Generation(
+            decoder,
+            greedy,
+            chooser=lambda d: (next(c.token_id for c in d.candidates if c.token_id != 2), "sample"),
+        )
+    )
     reply = [s.token_id for s in steps]
     sequence = list(prompt.ids) + reply
-    print(f"sequence: {len(prompt.ids)} prompt + {len(reply)} reply tokens; {loaded.dtype_name} on {loaded.plan.label}")
+    print(
+        f"sequence: {len(prompt.ids)} prompt + {len(reply)} reply tokens; {loaded.dtype_name} on {loaded.plan.label}"
+    )
 
     # 1. re-weight a paused distribution vs a fresh forward pass
     dist = decoder.distribution(Sampler(SamplingSettings()), 10)
-    settings = [SamplingSettings(temperature=t, top_k=k, top_p=0.9) for t, k in ((0.3, 10), (1.5, 0), (0.8, 40))]
+    settings = [
+        SamplingSettings(temperature=t, top_k=k, top_p=0.9) for t, k in ((0.3, 10), (1.5, 0), (0.8, 40))
+    ]
     reweight, fresh = [], []
     for n in range(repeat):
         start = time.perf_counter()
@@ -53,8 +65,10 @@ def engine_numbers(loaded, reply_tokens: int, repeat: int) -> None:
         start = time.perf_counter()
         Decoder(loaded, sequence).distribution(Sampler(settings[n % 3]), 10)
         fresh.append(time.perf_counter() - start)
-    print(f"re-weight a paused distribution: {median_ms(reweight):7.2f} ms  "
-          f"(fresh forward pass over the sequence {median_ms(fresh):7.1f} ms, {median_ms(fresh) / median_ms(reweight):.0f}x)")
+    print(
+        f"re-weight a paused distribution: {median_ms(reweight):7.2f} ms  "
+        f"(fresh forward pass over the sequence {median_ms(fresh):7.1f} ms, {median_ms(fresh) / median_ms(reweight):.0f}x)"
+    )
 
     # 2. switch to a sibling branch (differs from reply token 16 on) vs a fresh prefill
     branch_at = min(16, len(reply) - 1)
@@ -69,8 +83,10 @@ def engine_numbers(loaded, reply_tokens: int, repeat: int) -> None:
         start = time.perf_counter()
         Decoder(loaded, target).distribution(greedy, 10)
         prefill.append(time.perf_counter() - start)
-    print(f"switch branch in the decoder:     {median_ms(switch):7.1f} ms  "
-          f"(fresh prefill {median_ms(prefill):7.1f} ms, {median_ms(prefill) / median_ms(switch):.1f}x faster)")
+    print(
+        f"switch branch in the decoder:     {median_ms(switch):7.1f} ms  "
+        f"(fresh prefill {median_ms(prefill):7.1f} ms, {median_ms(prefill) / median_ms(switch):.1f}x faster)"
+    )
 
 
 async def app_numbers(loaded, repeat: int) -> None:
@@ -82,7 +98,10 @@ async def app_numbers(loaded, repeat: int) -> None:
         await start_with_model(app, pilot, loaded)
         await send(app, pilot, "Write a story about a lighthouse keeper.")
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: not app.generating and app.conversation.sibling_position(app.conversation.leaf)[1] == 2)
+        await wait_until(
+            pilot,
+            lambda: not app.generating and app.conversation.sibling_position(app.conversation.leaf)[1] == 2,
+        )
         app.conversation_view.focus()
         await pilot.pause()
         times = []
@@ -90,10 +109,14 @@ async def app_numbers(loaded, repeat: int) -> None:
             target_key, target_pos = ("left_square_bracket", 1) if n % 2 == 0 else ("right_square_bracket", 2)
             start = time.perf_counter()
             await pilot.press(target_key)
-            await wait_until(pilot, lambda p=target_pos: app.conversation.sibling_position(app.conversation.leaf)[0] == p)
+            await wait_until(
+                pilot, lambda p=target_pos: app.conversation.sibling_position(app.conversation.leaf)[0] == p
+            )
             await pilot.pause()  # until the screen has been refreshed
             times.append(time.perf_counter() - start)
-    print(f"switch branch in the app ([ / ]): {median_ms(times):7.1f} ms to the refreshed screen (Pilot key press included)")
+    print(
+        f"switch branch in the app ([ / ]): {median_ms(times):7.1f} ms to the refreshed screen (Pilot key press included)"
+    )
 
 
 def main() -> None:

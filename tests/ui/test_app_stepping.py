@@ -12,7 +12,9 @@ from workbench.ui.app import WorkbenchApp
 def sampling_config(max_new_tokens: int = 12) -> Config:
     return Config(
         LoadSettings(model="tiny"),
-        SamplingSettings(temperature=1.0, top_k=20, top_p=1.0, min_p=0.0, seed=11, max_new_tokens=max_new_tokens),
+        SamplingSettings(
+            temperature=1.0, top_k=20, top_p=1.0, min_p=0.0, seed=11, max_new_tokens=max_new_tokens
+        ),
         UiSettings(),
     )
 
@@ -21,11 +23,13 @@ async def paused(app, pilot, count: int) -> None:
     """Wait until the reply has ``count`` tokens and the next one is waiting for a decision."""
     await wait_until(
         pilot,
-        lambda: app._chooser is not None
-        and app._chooser.waiting is not None
-        and app._streaming is not None
-        and len(app._streaming.steps) == count
-        and not app._pending,
+        lambda: (
+            app._chooser is not None
+            and app._chooser.waiting is not None
+            and app._streaming is not None
+            and len(app._streaming.steps) == count
+            and not app._pending
+        ),
         what=f"pause after {count} tokens",
     )
 
@@ -88,7 +92,9 @@ async def test_branch_from_a_token_and_move_between_branches(tmp_path):
         prompt_tokens = app._decoder.prompt_length
         forwarded = app._decoder.forwarded_tokens
         await pilot.press("4")
-        await wait_until(pilot, lambda: not app.generating and app.conversation.last("assistant") is not original)
+        await wait_until(
+            pilot, lambda: not app.generating and app.conversation.last("assistant") is not original
+        )
         branch = app.conversation.last("assistant")
         assert branch.parent == original.parent
         assert [s.token_id for s in branch.steps[:3]] == [s.token_id for s in original.steps[:3]]
@@ -133,7 +139,9 @@ async def test_editing_an_earlier_message_makes_a_branch():
         assert chat_input.value == "first"
         chat_input.value = "first, edited"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not app.generating and app.conversation.path()[0].content == "first, edited")
+        await wait_until(
+            pilot, lambda: not app.generating and app.conversation.path()[0].content == "first, edited"
+        )
         path = app.conversation.path()
         assert len(path) == 2 and app.conversation.sibling_position(path[0].id) == (2, 2)
 

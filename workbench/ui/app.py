@@ -46,7 +46,7 @@ from workbench.ui.widgets.status import StatusLine
 if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
 
-FLUSH_HZ = 10  # measured: 20 Hz cost ~25% of a core on a 2-core machine, slowing decoding
+FLUSH_HZ = 8  # measured (bench/ui.py): 20 Hz cost ~25% of a core on 2 cores and slowed decoding
 
 
 class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
@@ -102,6 +102,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self.step_mode = False
         self.play_delay = 0.5
         self.completion_mode = False
+        self._prompt_view_stale = True
 
     # --- layout -----------------------------------------------------------------------
 
@@ -201,7 +202,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         except WorkbenchError as exc:
             self.post_message(ModelLoadFailed(str(exc)))
         except Exception as exc:  # noqa: BLE001 - any failure is shown, the app stays up
-            self.post_message(ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}"))
+            self.post_message(
+                ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}")
+            )
         else:
             self.post_message(ModelLoaded(loaded))
 
@@ -546,8 +549,20 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self._update_prompt_view()
 
     def _update_prompt_view(self) -> None:
+        """Refresh the tokenizer tab's view of the exact prompt: now if that tab is showing,
+        else when it is next shown (tokenizing a long conversation is not free)."""
+        self._prompt_view_stale = True
+        if self.query_one("#tabs", TabbedContent).active == "tokenizer":
+            self._refresh_prompt_view()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "tabs" and event.pane.id == "tokenizer" and self._prompt_view_stale:
+            self._refresh_prompt_view()
+
+    def _refresh_prompt_view(self) -> None:
         if self.loaded is None:
             return
+        self._prompt_view_stale = False
         leaf = self.conversation.leaf
         prompt = None
         if leaf is not None:

@@ -127,6 +127,9 @@ class ChatMixin:
             self.conversation.rekey(reply.id, stored)
         self._report_store_error()
         self._streaming = reply
+        self.query_one(
+            "#chat-input", Input
+        ).cursor_blink = False  # no repaints for a blinking cursor meanwhile
         self._pending.clear()
         self._cancel = threading.Event()
         from workbench.engine.stepping import StepChooser
@@ -241,17 +244,20 @@ class ChatMixin:
         turn.steps.extend(new)
         turn.content += "".join(step.text for step in new)
         view = self.conversation_view.view_for(turn.id)
-        if view is not None:
-            view.append_steps(new)
-            if not self.conversation_view.has_focus:
-                self.conversation_view.scroll_end(animate=False)
+        if view is not None and view.append_steps(new) and not self.conversation_view.has_focus:
+            self.conversation_view.scroll_end(animate=False)  # only when the reply grew a line
         if self.conversation_view.selected[1] is None:
             self.chart.show_step(
                 new[-1], f"{'Stepping' if self.step_mode else 'Live'} · token {new[-1].index + 1}"
             )
         generation = self._generation
         now = time.perf_counter()
-        if generation is not None and generation.started and not self.step_mode and now - self._status_at > 0.5:
+        if (
+            generation is not None
+            and generation.started
+            and not self.step_mode
+            and now - self._status_at > 0.5
+        ):
             self._status_at = now  # the speed figure needs no more than two updates a second
             rate = generation.new_tokens / max(1e-6, now - generation.started)
             self.status.update_info(tokens_per_second=rate)
@@ -283,6 +289,7 @@ class ChatMixin:
         self._streaming = None
         self._chooser = None
         self._flush_timer.pause()
+        self.query_one("#chat-input", Input).cursor_blink = True
         if self.chart.has_focus:
             self.query_one("#chat-input", Input).focus()
         if turn is None:

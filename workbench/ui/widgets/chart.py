@@ -69,6 +69,8 @@ class CandidatesChart(Widget, can_focus=True):
         self._greedy = False
         self._hint = ""
         self._strips: list[Strip] = []
+        self._text: Text | None = None
+        self._text_width = 0
         self._strips_key: tuple[int, int] | None = None
 
     @property
@@ -105,7 +107,9 @@ class CandidatesChart(Widget, can_focus=True):
         self.version += 1
 
     def _changed(self) -> None:
-        lines = self.rendered_text().plain.count("\n") + 1
+        self._text = self.rendered_text()  # built once per update, drawn by render_line
+        self._text_width = self.content_size.width
+        lines = self._text.plain.count("\n") + 1
         if lines != self._line_count:
             self._line_count = lines
             self.refresh(layout=True)
@@ -123,9 +127,14 @@ class CandidatesChart(Widget, can_focus=True):
         if key != self._strips_key:
             base = self.rich_style
             console = self.app.console
+            text = (
+                self._text
+                if self._text is not None and self._text_width == width
+                else self.rendered_text(width)
+            )
             self._strips = [
                 Strip(line.render(console), line.cell_len).crop_extend(0, width, base).apply_style(base)
-                for line in self.rendered_text(width).split("\n", allow_blank=True)
+                for line in text.split("\n", allow_blank=True)
             ]
             self._strips_key = key
         if y < len(self._strips):

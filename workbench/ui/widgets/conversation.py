@@ -20,11 +20,11 @@ from textual.widgets import Markdown, Static
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
+from workbench.ui.widgets.streaming_text import StreamingText
 from workbench.ui.widgets.token_render import render_steps
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System"}
 COMPLETION_TITLES = {"user": "Text", "assistant": "Continuation", "system": "System"}
-STREAM_RESERVE_LINES = 3
 STATUS_NOTES = {"stopped": "stopped", "error": "failed", "streaming": "generating…"}
 
 
@@ -55,12 +55,11 @@ class MessageView(Widget):
         self.cursor: int | None = None
         self._tail = ""
         self._markdown_shown = False
-        self._stream: Text | None = None  # the streaming reply, extended token by token
-        self._streamed = 0
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="message-header")
         yield Static(self._body_text(), classes="message-body")
+        yield StreamingText(classes="message-stream")
         yield Markdown("", classes="message-markdown")
         yield Static("", classes="error-note")
 
@@ -105,52 +104,52 @@ class MessageView(Widget):
         turn = self.turn
         return not turn.is_reply or turn.status == "streaming" or self.heatmap or self.cursor is not None
 
+    @property
+    def streaming_plain(self) -> bool:
+        """A reply streaming with no heat map and no cursor: shown by the cheap StreamingText."""
+        return self.turn.status == "streaming" and not self.heatmap and self.cursor is None
+
     def refresh_body(self) -> None:
         """Re-render after the turn, the heat map or the cursor changed."""
         if not self.is_mounted:
             return
         self.query_one(".message-header", Static).update(self._header())
         body = self.query_one(".message-body", Static)
+        stream = self.query_one(".message-stream", StreamingText)
         markdown = self.query_one(".message-markdown", Markdown)
-        if self.turn.status != "streaming":
-            body.styles.min_height = None  # drop the lines reserved while streaming
-            self._stream = None
-        if self.token_mode:
+        if self.streaming_plain:
+            if stream.text != self.turn.content:  # e.g. a branch that starts with an earlier reply's tokens
+                stream.clear()
+                stream.append(self.turn.content)
+            body.display, stream.display, markdown.display = False, True, False
+            self._markdown_shown = False
+        elif self.token_mode:
             body.update(self._body_text())
-            body.display, markdown.display = True, False
+            body.display, stream.display, markdown.display = True, False, False
             self._markdown_shown = False
         else:
             if not self._markdown_shown:
                 markdown.update(safe_text(self.turn.content) or "_(empty reply)_")
                 self._markdown_shown = True
-            body.display, markdown.display = False, True
+            body.display, stream.display, markdown.display = False, False, True
+        if self.turn.status != "streaming" and stream.text:
+            stream.clear()
         note = self.query_one(".error-note", Static)
         note.update(Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else "")
         note.display = bool(self.turn.error)
 
-    def append_steps(self, steps: list[TokenStep]) -> None:
-        """Streaming: the reply grew (the steps are already on the turn).
-
-        A layout pass over the whole screen costs far more than repainting this widget, so
-        one is asked for only when the text needs another line.
-        """
+    def append_steps(self, steps: list[TokenStep]) -> bool:
+        """Streaming: the reply grew (the steps are already on the turn). Returns True when the
+        message grew taller (the caller may scroll)."""
+        if self.streaming_plain:
+            stream = self.query_one(".message-stream", StreamingText)
+            if not stream.display:
+                self.refresh_body()
+                return True
+            return stream.append("".join(step.text for step in steps))
         body = self.query_one(".message-body", Static)
-        if self.heatmap or self.cursor is not None:
-            text = self._body_text()
-        else:  # plain streaming: extend the text instead of rebuilding it from every token
-            if self._stream is None:
-                self._stream, self._streamed = Text(), 0
-            for step in self.turn.steps[self._streamed :]:
-                self._stream.append(safe_text(step.text))
-            self._streamed = len(self.turn.steps)
-            text = self._stream
-        body.update(text, layout=False)
-        width = body.size.width
-        needed = body.visual.get_height(body.styles, width) if width else 0
-        if not width or needed > body.size.height:
-            # reserve a few lines ahead, so the screen is laid out every few lines, not every line
-            body.styles.min_height = needed + STREAM_RESERVE_LINES
-            body.refresh(layout=True)
+        body.update(self._body_text())
+        return True
 
     def set_tail(self, tail: str) -> None:
         self._tail = tail
