@@ -260,7 +260,9 @@ class ChatMixin:
         ):
             self._status_at = now  # the speed figure needs no more than two updates a second
             rate = generation.new_tokens / max(1e-6, now - generation.started)
-            self.status.update_info(tokens_per_second=rate)
+            decoder = self._decoder
+            used = len(decoder) if decoder is not None else self.status.info.context_used
+            self.status.update_info(tokens_per_second=rate, context_used=used)
         self.sync.maybe_save_progress(turn)
 
     def on_step_waiting(self, message: StepWaiting) -> None:
