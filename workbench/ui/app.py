@@ -318,6 +318,10 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
             self.query_one(preferred[tab]).focus()
 
+    def _tokenizer_action(self, name: str) -> None:
+        self.action_show_tab("tokenizer")
+        getattr(self.query_one(TokenizerPane), f"action_{name}")()
+
     def action_help(self) -> None:
         from workbench.ui.screens.help import HelpScreen
 
@@ -388,6 +392,21 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
                 "Sessions",
                 "Saved conversations: open, search, rename, duplicate, delete (F5)",
                 self.action_sessions,
+            ),
+            (
+                "Tokenizer: special tokens on/off",
+                "Add the tokenizer's special tokens (Ctrl+T in the tokenizer tab)",
+                lambda: self._tokenizer_action("toggle_specials"),
+            ),
+            (
+                "Tokenizer: ids on/off",
+                "Show token ids under the chips (Ctrl+G in the tokenizer tab)",
+                lambda: self._tokenizer_action("toggle_ids"),
+            ),
+            (
+                "Tokenizer: export the vocabulary",
+                "Write the vocabulary or the matches to a file (Ctrl+O in the tokenizer tab)",
+                lambda: self._tokenizer_action("export"),
             ),
             ("Help", "All keys (F1)", self.action_help),
         ]
