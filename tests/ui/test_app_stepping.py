@@ -44,6 +44,9 @@ async def test_step_mode_steps_picks_and_reweights_without_a_forward_pass():
         await pilot.press("enter")
         await paused(app, pilot, 0)
         assert app.chart.has_focus
+        await pilot.pause()
+        assert app.chart.size.height >= len(app.chart.candidates) + 4  # every candidate row is drawn
+        assert "Paused before token 1" in app.chart.rendered_text().plain
         for n in range(1, 6):  # step five tokens with space
             await pilot.press("space")
             await paused(app, pilot, n)

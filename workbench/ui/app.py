@@ -314,6 +314,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self.call_after_refresh(self._focus_first_in, tab)
 
     def _focus_first_in(self, tab: str) -> None:
+        if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
+            self.chart.focus()  # a paused token: the chart holds the keys to choose it
+            return
         preferred = {"chat": "#chat-input", "tokenizer": "#tok-input", "settings": "#set-model"}
         with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
             self.query_one(preferred[tab]).focus()

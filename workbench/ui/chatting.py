@@ -282,7 +282,8 @@ class ChatMixin:
             dist.candidates,
             dist.entropy,
             None,
-            f"Paused · token {index} · 1-9 pick · space sample · g greedy",
+            f"Paused before token {index}",
+            "1-9 pick · space sample · g top · t type · p play",
         )
 
     def on_generation_ended(self, message: GenerationEnded) -> None:

@@ -24,8 +24,13 @@ class ChatInput(Input):
             self.app.action_edit_last()  # type: ignore[attr-defined]
 
     def action_focus_conversation(self) -> None:
-        """Tab goes to the conversation (its token cursor), not round the hidden tabs."""
-        self.screen.query_one(ConversationView).focus()
+        """Tab goes to the chart while a token waits in step mode, else to the conversation
+        (its token cursor), not round the hidden tabs."""
+        chooser = getattr(self.app, "_chooser", None)
+        if chooser is not None and chooser.waiting is not None:
+            self.screen.query_one(CandidatesChart).focus()
+        else:
+            self.screen.query_one(ConversationView).focus()
 
 
 class ChatPane(Horizontal):

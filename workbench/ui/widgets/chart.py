@@ -94,17 +94,18 @@ class CandidatesChart(Widget, can_focus=True):
         self._changed()
 
     def show_candidates(
-        self, candidates: Sequence[Candidate], entropy: float, chosen: int | None, caption: str
+        self,
+        candidates: Sequence[Candidate],
+        entropy: float,
+        chosen: int | None,
+        caption: str,
+        hint: str = "",
     ) -> None:
         """A distribution not (yet) tied to a step, e.g. paused before choosing."""
         self._step = None
-        self._candidates, self._chosen, self._entropy, self._caption = (
-            tuple(candidates),
-            chosen,
-            entropy,
-            caption,
-        )
-        self.version += 1
+        self._candidates, self._chosen, self._entropy = tuple(candidates), chosen, entropy
+        self._caption, self._hint = caption, hint
+        self._changed()
 
     def _changed(self) -> None:
         self._text = self.rendered_text()  # built once per update, drawn by render_line
