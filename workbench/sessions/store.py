@@ -1,5 +1,10 @@
 """SessionStore: every conversation saved as it happens.
 
+The store's jobs are split by file: this one opens the database, runs transactions, and
+reads and writes sessions and messages; ``replies.py`` writes a reply as it streams;
+``rows.py`` turns rows into records; ``search.py`` builds the full-text search;
+``writers.py`` tells whether a reply's writer process is gone.
+
 Saving contract (what the app calls, each one short transaction):
 
 - ``add_message`` saves a user (or system) message when it is sent and makes it the active leaf;
@@ -18,10 +23,6 @@ One store may be shared by threads (the UI and a generation worker): calls are s
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import socket
 import sqlite3
 import threading
 import time
@@ -34,28 +35,35 @@ from workbench import paths
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.steps import TokenStep
 from workbench.sessions import db
-from workbench.sessions.records import (
-    ROLES,
-    STATUSES,
-    MessageRecord,
-    SessionRecord,
-    SessionSummary,
-    make_title,
+from workbench.sessions.records import MessageRecord, SessionRecord, SessionSummary, make_title
+from workbench.sessions.replies import LiveReply, ReplyWriter
+from workbench.sessions.rows import (
+    ACTIVE_LEAF,
+    BRANCH_SQL,
+    MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
+    check_message,
+    dump_json,
+    insert_chunk,
+    load_json,
+    message_from_row,
+    session_from_row,
+    settings_dict,
 )
-from workbench.sessions.tokencodec import CodecError, Labels, decode_chunks, encode_chunk, labels_of
+from workbench.sessions.search import (
+    SEARCH_WHERE,
+    SNIPPET_CLOSE,
+    SNIPPET_OPEN,
+    SNIPPET_WORDS,
+    fts_query,
+    hits_cte,
+    like_pattern,
+    split_snippet,
+)
+from workbench.sessions.tokencodec import CodecError, decode_chunks
+from workbench.sessions.writers import writer_gone, writer_id
 
 T = TypeVar("T")
-FINAL_STATUSES = ("complete", "stopped", "error")
-SNIPPET_OPEN, SNIPPET_CLOSE = "\ue000", "\ue001"  # private-use marks, never in real text we keep
-SNIPPET_WORDS = 12
-
-
-class _ActiveLeaf:
-    def __repr__(self) -> str:
-        return "ACTIVE_LEAF"
-
-
-ACTIVE_LEAF: Any = _ActiveLeaf()  # default parent: the session's active leaf (None = a root)
 
 
 class NoDatabaseError(WorkbenchError):
@@ -78,79 +86,7 @@ class MessageDraft:
     steps: Sequence[TokenStep] = ()
 
 
-@dataclass(slots=True)
-class _LiveReply:
-    """What this store has saved of a reply it is writing: the label definitions its chunks
-    hold (to append the next chunk) and its steps (to write one chunk when it ends)."""
-
-    labels: Labels = field(default_factory=dict)
-    steps: list[TokenStep] = field(default_factory=list)
-
-
-def _dump(value: Mapping[str, Any] | None) -> str:
-    return json.dumps(dict(value or {}), ensure_ascii=False, separators=(",", ":"))
-
-
-def _load(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def settings_dict(value: Any) -> dict[str, Any]:
-    """LoadSettings/SamplingSettings (anything with ``to_dict``), a mapping, or None -> dict."""
-    if value is None:
-        return {}
-    if hasattr(value, "to_dict"):
-        return dict(value.to_dict())
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"settings must be a settings object or a mapping, not {type(value).__name__}")
-
-
-def fts_query(text: str) -> str | None:
-    """User words -> an FTS5 query: each word quoted (no syntax errors from ``"``, ``*``,
-    ``-``, ``AND``...), all required, the last one matched as a prefix (search as you type)."""
-    words = re.findall(r"\w+", text)
-    if not words:
-        return None
-    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
-    return " ".join(quoted) + "*"
-
-
-def _snippet(marked: str) -> tuple[str, tuple[tuple[int, int], ...]]:
-    plain, spans, start = [], [], 0
-    length = 0
-    for piece in re.split(f"([{SNIPPET_OPEN}{SNIPPET_CLOSE}])", marked):
-        if piece == SNIPPET_OPEN:
-            start = length
-        elif piece == SNIPPET_CLOSE:
-            spans.append((start, length))
-        else:
-            plain.append(piece)
-            length += len(piece)
-    return "".join(plain), tuple(spans)
-
-
-_MESSAGE_COLUMNS = (
-    "id, session_id, parent_id, role, content, status, created, stats, sampling_settings, token_count"
-)
-# Root-to-leaf: walk parent links up from the leaf, then read the path deepest-last.
-_BRANCH_SQL = (
-    "WITH RECURSIVE path(id, depth) AS (SELECT ?, 0 UNION ALL"
-    " SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id"
-    " WHERE m.parent_id IS NOT NULL)"
-    f" SELECT {', '.join('m.' + c for c in _MESSAGE_COLUMNS.split(', '))}"
-    " FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC"
-)
-_SESSION_COLUMNS = "id, title, model, created, updated, load_settings, sampling_settings, ui, active_leaf_id"
-
-
-class SessionStore:
+class SessionStore(ReplyWriter):
     """The session database. ``path`` defaults to :func:`workbench.paths.database_file`."""
 
     def __init__(self, path: Path | str | None = None, *, create: bool = True) -> None:
@@ -159,7 +95,7 @@ class SessionStore:
             raise NoDatabaseError(f"no sessions saved yet (no database at {self.path})")
         self._conn, self.backup = db.connect(self.path)
         self._lock = threading.RLock()
-        self._live: dict[int, _LiveReply] = {}  # replies this store is writing: not "interrupted"
+        self._live: dict[int, LiveReply] = {}  # replies this store is writing: not "interrupted"
         try:
             self._recover()
         except BaseException:
@@ -217,7 +153,7 @@ class SessionStore:
         rows = self._read(
             lambda c: c.execute("SELECT id, writer FROM messages WHERE status = 'streaming'").fetchall()
         )
-        dead = [row[0] for row in rows if _writer_gone(row[1])]
+        dead = [row[0] for row in rows if writer_gone(row[1])]
         if not dead:
             return
         marks = ", ".join("?" * len(dead))
@@ -230,39 +166,8 @@ class SessionStore:
             )
         )
 
-    def _message(self, row: Sequence[Any]) -> MessageRecord:
-        status, stats = row[5], _load(row[7])
-        interrupted = stats.get("interrupted") is True
-        if status == "streaming" and row[0] not in self._live:
-            status, interrupted = "stopped", True
-        sampling = _load(row[8]) if row[8] is not None else None
-        return MessageRecord(
-            id=row[0],
-            session_id=row[1],
-            parent_id=row[2],
-            role=row[3],
-            content=row[4],
-            status=status,
-            created=row[6],
-            stats=stats,
-            sampling=sampling,
-            token_count=row[9],
-            interrupted=interrupted,
-        )
-
-    @staticmethod
-    def _session(row: Sequence[Any]) -> SessionRecord:
-        return SessionRecord(
-            id=row[0],
-            title=row[1],
-            model=row[2],
-            created=row[3],
-            updated=row[4],
-            load=_load(row[5]),
-            sampling=_load(row[6]),
-            ui=_load(row[7]),
-            active_leaf_id=row[8],
-        )
+    def _record(self, row: Sequence[Any]) -> MessageRecord:
+        return message_from_row(row, self._live)
 
     @staticmethod
     def _require_session(conn: sqlite3.Connection, session_id: int) -> tuple[str, int | None]:
@@ -284,20 +189,6 @@ class SessionStore:
             raise WorkbenchError(f"message {parent_id} is not in session {session_id}")
         return int(parent_id)
 
-    @staticmethod
-    def _insert_chunk(
-        conn: sqlite3.Connection, message_id: int, steps: Sequence[TokenStep], labels: Labels
-    ) -> None:
-        if not steps:
-            return
-        seq = conn.execute(
-            "SELECT coalesce(max(seq) + 1, 0) FROM token_chunks WHERE message_id = ?", (message_id,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO token_chunks (message_id, seq, first_index, count, data) VALUES (?, ?, ?, ?, ?)",
-            (message_id, seq, steps[0].index, len(steps), encode_chunk(steps, labels)),
-        )
-
     # -- sessions ---------------------------------------------------------------------------
 
     def create_session(
@@ -316,9 +207,9 @@ class SessionStore:
             model,
             now,
             now,
-            _dump(settings_dict(load)),
-            _dump(settings_dict(sampling)),
-            _dump(ui),
+            dump_json(settings_dict(load)),
+            dump_json(settings_dict(sampling)),
+            dump_json(ui),
         )
 
         def action(conn: sqlite3.Connection) -> int:
@@ -334,12 +225,12 @@ class SessionStore:
     def get_session(self, session_id: int) -> SessionRecord:
         row = self._read(
             lambda c: c.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
         )
         if row is None:
             raise WorkbenchError(f"there is no session {session_id}")
-        return self._session(row)
+        return session_from_row(row)
 
     def latest_session_id(self) -> int | None:
         """The most recently updated session, or None when there is none."""
@@ -377,13 +268,13 @@ class SessionStore:
             )
             rows = self._read(lambda c: c.execute(sql, (limit, offset)).fetchall())
             return [SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
-        query, like = fts_query(search), _like(search)
+        query, like = fts_query(search), like_pattern(search)
 
         def action(conn: sqlite3.Connection) -> list[SessionSummary]:
             rows = conn.execute(
-                f"{_hits_cte(query)} SELECT s.id, s.title, s.model, s.created, s.updated,"
+                f"{hits_cte(query)} SELECT s.id, s.title, s.model, s.created, s.updated,"
                 " (SELECT count(*) FROM messages m WHERE m.session_id = s.id), hits.mid"
-                f" FROM sessions s LEFT JOIN hits ON hits.sid = s.id WHERE {_SEARCH_WHERE}"
+                f" FROM sessions s LEFT JOIN hits ON hits.sid = s.id WHERE {SEARCH_WHERE}"
                 " ORDER BY s.updated DESC, s.id DESC LIMIT :limit OFFSET :offset",
                 {"q": query, "like": like, "limit": limit, "offset": offset},
             ).fetchall()
@@ -400,7 +291,7 @@ class SessionStore:
                 )
             out = []
             for r in rows:
-                text, spans = _snippet(snippets[r[6]]) if r[6] in snippets else (None, ())
+                text, spans = split_snippet(snippets[r[6]]) if r[6] in snippets else (None, ())
                 out.append(SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], text, spans))
             return out
 
@@ -411,8 +302,10 @@ class SessionStore:
         if not search or not search.strip():
             return int(self._read(lambda c: c.execute("SELECT count(*) FROM sessions").fetchone()[0]))
         query = fts_query(search)
-        sql = f"{_hits_cte(query)} SELECT count(*) FROM sessions s LEFT JOIN hits ON hits.sid = s.id WHERE {_SEARCH_WHERE}"
-        return int(self._read(lambda c: c.execute(sql, {"q": query, "like": _like(search)}).fetchone()[0]))
+        sql = f"{hits_cte(query)} SELECT count(*) FROM sessions s LEFT JOIN hits ON hits.sid = s.id WHERE {SEARCH_WHERE}"
+        return int(
+            self._read(lambda c: c.execute(sql, {"q": query, "like": like_pattern(search)}).fetchone()[0])
+        )
 
     def rename(self, session_id: int, title: str) -> None:
         title = " ".join(str(title).split())
@@ -445,11 +338,11 @@ class SessionStore:
         if model is not None:
             changes["model"] = model
         if load is not None:
-            changes["load_settings"] = _dump(settings_dict(load))
+            changes["load_settings"] = dump_json(settings_dict(load))
         if sampling is not None:
-            changes["sampling_settings"] = _dump(settings_dict(sampling))
+            changes["sampling_settings"] = dump_json(settings_dict(sampling))
         if ui is not None:
-            changes["ui"] = _dump(ui)
+            changes["ui"] = dump_json(ui)
         changes["updated"] = time.time()
         assignments = ", ".join(f"{name} = :{name}" for name in changes)
 
@@ -478,7 +371,7 @@ class SessionStore:
 
         def action(conn: sqlite3.Connection) -> int:
             row = conn.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
             if row is None:
                 raise WorkbenchError(f"there is no session {session_id}")
@@ -491,11 +384,11 @@ class SessionStore:
             ).lastrowid
             mapping: dict[int, int] = {}
             for m in conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
             ).fetchall():
                 status, stats = m[5], m[7]
                 if status == "streaming":  # nobody will finish the copy
-                    status, stats = "stopped", _dump({**_load(stats), "interrupted": True})
+                    status, stats = "stopped", dump_json({**load_json(stats), "interrupted": True})
                 mapping[m[0]] = conn.execute(
                     "INSERT INTO messages (session_id, parent_id, role, content, status, created, stats,"
                     " sampling_settings, token_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -528,9 +421,9 @@ class SessionStore:
         """Save a whole message (a user message as it is sent) after ``parent_id`` (default:
         the active leaf) and make it the active leaf. The first user message names an
         untitled session."""
-        _check_message(role, content, status, final_only=False)
+        check_message(role, content, status, final_only=False)
         now = time.time()
-        sampling_json = _dump(settings_dict(sampling)) if sampling is not None else None
+        sampling_json = dump_json(settings_dict(sampling)) if sampling is not None else None
         writer = writer_id() if status == "streaming" else None
 
         def action(conn: sqlite3.Connection) -> int:
@@ -547,7 +440,7 @@ class SessionStore:
                         content,
                         status,
                         now,
-                        _dump(stats),
+                        dump_json(stats),
                         sampling_json,
                         len(steps),
                         writer,
@@ -555,7 +448,7 @@ class SessionStore:
                 ).lastrowid
                 or 0
             )
-            self._insert_chunk(conn, message_id, steps, {})
+            insert_chunk(conn, message_id, steps, {})
             new_title = make_title(content) if role == "user" and not title else title
             conn.execute(
                 "UPDATE sessions SET active_leaf_id = ?, updated = ?, title = ? WHERE id = ?",
@@ -565,124 +458,31 @@ class SessionStore:
 
         return self._write(action)
 
-    def start_reply(self, session_id: int, parent_id: Any = ACTIVE_LEAF, settings: Any = None) -> int:
-        """Create an assistant reply in status "streaming" after ``parent_id`` (default: the
-        active leaf) and make it the active leaf; ``settings`` are the sampling settings it
-        is generated with."""
-        message_id = self.add_message(
-            session_id, "assistant", "", parent_id=parent_id, status="streaming", sampling=settings
-        )
-        with self._lock:
-            self._live[message_id] = _LiveReply()
-        return message_id
-
-    def _save_reply(
-        self,
-        message_id: int,
-        content: str,
-        steps: Sequence[TokenStep],
-        status: str = "streaming",
-        stats: Mapping[str, Any] | None = None,
-    ) -> None:
-        steps = list(steps)
-        live = self._live.get(message_id)
-        whole: list[TokenStep] | None = None
-        blob = None
-        if status != "streaming" and live is not None and live.steps:
-            # The reply ends: replace its small streaming chunks with one chunk for the whole
-            # reply (measured: 40% fewer bytes per token; a 2 kB chunk fills a 4 kB page
-            # alone). Encoded before the transaction, so the write lock is held briefly.
-            whole = live.steps + steps
-            blob = encode_chunk(whole, {})
-
-        def action(conn: sqlite3.Connection) -> Labels:
-            row = conn.execute(
-                "SELECT session_id, role, status FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                raise WorkbenchError(f"there is no message {message_id}")
-            if row[1] != "assistant" or row[2] != "streaming":
-                raise WorkbenchError(
-                    f"message {message_id} is not a reply being written (it is a {row[2]} {row[1]} message)"
-                )
-            stored = conn.execute(
-                "SELECT coalesce(sum(count), 0) FROM token_chunks WHERE message_id = ?", (message_id,)
-            ).fetchone()[0]
-            labels: Labels = {}
-            if whole is not None and live is not None and stored == len(live.steps):
-                conn.execute("DELETE FROM token_chunks WHERE message_id = ?", (message_id,))
-                conn.execute(
-                    "INSERT INTO token_chunks (message_id, seq, first_index, count, data) VALUES (?, 0, ?, ?, ?)",
-                    (message_id, whole[0].index, len(whole), blob),
-                )
-            else:
-                if live is None:  # a reply started by another store: read back what its chunks define
-                    chunks = conn.execute(
-                        "SELECT data FROM token_chunks WHERE message_id = ? ORDER BY seq", (message_id,)
-                    )
-                    labels = labels_of(r[0] for r in chunks)
-                else:
-                    labels = dict(live.labels)  # a copy: the cache changes only after the commit
-                self._insert_chunk(conn, message_id, steps, labels)
-            conn.execute(
-                "UPDATE messages SET content = ?, status = ?, stats = coalesce(?, stats), token_count = ?"
-                " WHERE id = ?",
-                (content, status, None if stats is None else _dump(stats), stored + len(steps), message_id),
-            )
-            conn.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), row[0]))
-            return labels
-
-        labels = self._write(action)
-        with self._lock:
-            if status != "streaming":
-                self._live.pop(message_id, None)
-            elif live is not None:
-                live.labels, live.steps = labels, live.steps + steps
-            # a reply this store did not start stays "interrupted" to it: it keeps no steps for it
-
-    def append_reply(self, message_id: int, content: str, new_steps: Sequence[TokenStep] = ()) -> None:
-        """Save a streaming reply's text so far and its newest token records (one transaction)."""
-        _check_message("assistant", content, "streaming", final_only=False)
-        self._save_reply(message_id, content, new_steps)
-
-    def finish_reply(
-        self,
-        message_id: int,
-        content: str,
-        status: str = "complete",
-        stats: Mapping[str, Any] | None = None,
-        remaining_steps: Sequence[TokenStep] = (),
-    ) -> None:
-        """End a reply: final text, status (complete, stopped or error), stats such as
-        tokens/s and finish reason, and the token records not yet appended."""
-        _check_message("assistant", content, status, final_only=True)
-        self._save_reply(message_id, content, remaining_steps, status, dict(stats or {}))
-
     def get_message(self, message_id: int) -> MessageRecord:
         row = self._read(
             lambda c: c.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
         )
         if row is None:
             raise WorkbenchError(f"there is no message {message_id}")
-        return self._message(row)
+        return self._record(row)
 
     def branch(self, leaf_id: int) -> list[MessageRecord]:
         """The conversation from its first message down to ``leaf_id``."""
-        rows = self._read(lambda c: c.execute(_BRANCH_SQL, (leaf_id,)).fetchall())
+        rows = self._read(lambda c: c.execute(BRANCH_SQL, (leaf_id,)).fetchall())
         if not rows:
             raise WorkbenchError(f"there is no message {leaf_id}")
-        return [self._message(r) for r in rows]
+        return [self._record(r) for r in rows]
 
     def children(self, message_id: int) -> list[MessageRecord]:
         """The messages that continue ``message_id`` (more than one where the chat branched)."""
         rows = self._read(
             lambda c: c.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE parent_id = ? ORDER BY id", (message_id,)
             ).fetchall()
         )
-        return [self._message(r) for r in rows]
+        return [self._record(r) for r in rows]
 
     def tree(self, session_id: int) -> list[MessageRecord]:
         """Every message of a session, all branches, parents before children."""
@@ -690,10 +490,10 @@ class SessionStore:
         def action(conn: sqlite3.Connection) -> list[Any]:
             self._require_session(conn, session_id)
             return conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
             ).fetchall()
 
-        return [self._message(r) for r in self._read(action)]
+        return [self._record(r) for r in self._read(action)]
 
     def messages(self, session_id: int) -> list[MessageRecord]:
         """The active branch: what the chat shows, first message first."""
@@ -704,9 +504,9 @@ class SessionStore:
                 active = conn.execute(
                     "SELECT max(id) FROM messages WHERE session_id = ?", (session_id,)
                 ).fetchone()[0]
-            return [] if active is None else conn.execute(_BRANCH_SQL, (active,)).fetchall()
+            return [] if active is None else conn.execute(BRANCH_SQL, (active,)).fetchall()
 
-        return [self._message(r) for r in self._read(action)]
+        return [self._record(r) for r in self._read(action)]
 
     def set_active_leaf(self, session_id: int, leaf_id: int) -> None:
         """Show another branch: ``leaf_id`` becomes the last message of the chat."""
@@ -756,7 +556,7 @@ class SessionStore:
         """Write a whole session in one transaction (all or nothing); returns its id.
         Drafts must list parents before children; ``active_key`` defaults to the last one."""
         for draft in messages:
-            _check_message(draft.role, draft.content, draft.status, final_only=False)
+            check_message(draft.role, draft.content, draft.status, final_only=False)
         now = time.time()
 
         def action(conn: sqlite3.Connection) -> int:
@@ -769,9 +569,9 @@ class SessionStore:
                         model,
                         now if created is None else created,
                         now if updated is None else updated,
-                        _dump(settings_dict(load)),
-                        _dump(settings_dict(sampling)),
-                        _dump(ui),
+                        dump_json(settings_dict(load)),
+                        dump_json(settings_dict(sampling)),
+                        dump_json(ui),
                     ),
                 ).lastrowid
                 or 0
@@ -792,14 +592,14 @@ class SessionStore:
                             d.content,
                             status,
                             now if d.created is None else d.created,
-                            _dump(d.stats),
-                            None if d.sampling is None else _dump(d.sampling),
+                            dump_json(d.stats),
+                            None if d.sampling is None else dump_json(d.sampling),
                             len(d.steps),
                         ),
                     ).lastrowid
                     or 0
                 )
-                self._insert_chunk(conn, ids[d.key], list(d.steps), {})
+                insert_chunk(conn, ids[d.key], list(d.steps), {})
             leaf = (
                 ids.get(active_key)
                 if active_key is not None
@@ -813,52 +613,3 @@ class SessionStore:
     def check(self) -> list[str]:
         """``PRAGMA integrity_check`` (["ok"] when the file is sound)."""
         return [r[0] for r in self._read(lambda c: c.execute("PRAGMA integrity_check").fetchall())]
-
-
-def writer_id() -> str:
-    """Who is streaming a reply: this host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _writer_gone(writer: str | None) -> bool:
-    """True only when the writer surely died: a process of this host that no longer exists."""
-    if not writer or os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
-        return False
-    host, _, pid = writer.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. PermissionError: it exists, under another user
-        return False
-    return False
-
-
-def _check_message(role: str, content: Any, status: str, *, final_only: bool) -> None:
-    if role not in ROLES:
-        raise WorkbenchError(f"a message role must be one of {', '.join(ROLES)}, not {role!r}")
-    if not isinstance(content, str):
-        raise WorkbenchError(f"message content must be text, not {type(content).__name__}")
-    allowed = FINAL_STATUSES if final_only else STATUSES
-    if status not in allowed:
-        raise WorkbenchError(f"a message status must be one of {', '.join(allowed)}, not {status!r}")
-
-
-def _like(search: str) -> str:
-    escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _hits_cte(query: str | None) -> str:
-    """Per session, the newest message matching the full-text query (no rows without one)."""
-    if query is None:
-        return "WITH hits(sid, mid) AS (SELECT NULL, NULL WHERE 0)"
-    return (
-        "WITH hits(sid, mid) AS (SELECT m.session_id, max(m.id) FROM messages_fts"
-        " JOIN messages m ON m.id = messages_fts.rowid WHERE messages_fts MATCH :q GROUP BY m.session_id)"
-    )
-
-
-_SEARCH_WHERE = "(hits.sid IS NOT NULL OR s.title LIKE :like ESCAPE '\\')"
