@@ -17,13 +17,12 @@ from workbench.sessions.store import SessionStore
 from workbench.ui.screens.dialogs import ConfirmScreen, RenameScreen
 from workbench.ui.screens.sessions import (
     CURRENT_MARK,
-    MATCH_STYLE,
     WINDOW,
     SessionList,
     SessionsScreen,
     format_updated,
-    snippet_text,
 )
+from workbench.ui.snippets import MATCH_STYLE, snippet_text
 
 SIZE = (80, 24)
 

@@ -183,14 +183,9 @@ def _list(args: argparse.Namespace) -> int:
 def _snippet_text(snippet: str | None, spans: tuple[tuple[int, int], ...]) -> Text:
     if snippet is None:
         return _text("(title)", style="dim")
-    # safe_line swaps characters one for one (or for short pictures), so only measure
-    # the spans in the cleaned text when its length is unchanged
-    clean = safe_line(snippet)
-    text = _text(clean)
-    if len(clean) == len(snippet):
-        for start, end in spans:
-            text.stylize("bold reverse", start, end)
-    return text
+    from workbench.ui.snippets import snippet_text
+
+    return snippet_text(snippet, spans)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -18,7 +18,6 @@ from datetime import date, datetime
 from itertools import accumulate
 from typing import TypeVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -32,13 +31,13 @@ from workbench.safetext import safe_line
 from workbench.sessions.records import SessionSummary
 from workbench.sessions.store import SessionStore
 from workbench.ui.screens.dialogs import ConfirmScreen, RenameScreen
+from workbench.ui.snippets import snippet_text
 
 T = TypeVar("T")
 
 WINDOW = 300  # rows held by the list at once
 MARGIN = 50  # refetch when the cursor is this close to a loaded edge (more than a page)
 SEARCH_DELAY = 0.15  # seconds of quiet typing before the search runs
-MATCH_STYLE = Style(bold=True, reverse=True)  # reverse stays visible on the cursor row too
 CURRENT_MARK = "●"
 SNIPPET_INDENT = 4
 
@@ -84,23 +83,6 @@ def _cell(text: Text | str, width: int, *, left_cut: bool = False, right: bool =
     else:
         cell.pad_right(width - cell.cell_len)
     return cell
-
-
-def snippet_text(snippet: str, spans: tuple[tuple[int, int], ...]) -> Text:
-    """A search snippet with its matched words in ``MATCH_STYLE``. Made safe piece by piece:
-    ``safe_line`` can turn one character into several (C1 controls become ``<0x85>``), which
-    would shift spans computed on the raw text."""
-    text = Text()
-    position = 0
-    for start, end in sorted(spans):
-        start, end = max(start, position), min(end, len(snippet))
-        if start >= end:
-            continue
-        text.append(safe_line(snippet[position:start]))
-        text.append(safe_line(snippet[start:end]), style=MATCH_STYLE)
-        position = end
-    text.append(safe_line(snippet[position:]))
-    return text
 
 
 def session_row(
