@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -124,14 +122,10 @@ def main() -> None:
     parser.add_argument("--reply-tokens", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    from workbench import paths
+    from bench.scratch import scratch_home
     from workbench.engine.loading import load_model
 
-    real_cache = paths.cache_dir()
-    real_cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as home:
-        (Path(home) / "cache").symlink_to(real_cache, target_is_directory=True)
-        os.environ["WORKBENCH_HOME"] = home
+    with scratch_home():
         loaded = load_model()
         engine_numbers(loaded, args.reply_tokens, args.repeat)
         asyncio.run(app_numbers(loaded, max(4, args.repeat // 2)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import sys
@@ -122,14 +121,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--skip-first-frame", action="store_true")
     args = parser.parse_args()
-    from workbench import paths
+    from bench.scratch import scratch_home
 
-    real_cache = paths.cache_dir()
-    real_cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as home:
-        # a throw-away home (no sessions saved into the user's database) sharing the model cache
-        (Path(home) / "cache").symlink_to(real_cache, target_is_directory=True)
-        os.environ["WORKBENCH_HOME"] = home
+    with scratch_home():
         if not args.skip_first_frame:
             first_frame()
         asyncio.run(compare(args.tokens, args.rounds))

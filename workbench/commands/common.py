@@ -92,6 +92,18 @@ def require_text(text: str, what: str = "prompt") -> str:
     return text
 
 
+def command_prompt(tokenizer: Any, text: str, chat: bool, system: str | None = None) -> Any:
+    """The prompt of ``probe``/``generate``: TEXT as a user message through the chat template
+    (after an optional system message), or as raw text."""
+    from workbench.engine.prompts import chat_prompt, completion_prompt
+
+    if not chat:
+        return completion_prompt(tokenizer, text)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": text})
+    return chat_prompt(tokenizer, messages)
+
+
 def load_with_progress(settings: LoadSettings, quiet: bool = False) -> LoadedModel:
     """Load the model, showing the loading stage on stderr when it is a terminal."""
     from workbench.engine.loading import load_model

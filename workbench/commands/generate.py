@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from workbench.commands.common import (
+    command_prompt,
     load_settings,
     load_with_progress,
     require_text,
@@ -34,17 +35,11 @@ def run(args: argparse.Namespace) -> int:
     settings = sampling_settings(args, config)  # validated before the slow imports
 
     from workbench.engine.decoding import Decoder, Generation
-    from workbench.engine.prompts import chat_prompt, completion_prompt
     from workbench.engine.sampling import Sampler
 
     sampler = Sampler(settings)
     loaded = load_with_progress(load_settings(args, config), quiet=args.json)
-    if args.chat:
-        messages = [{"role": "system", "content": args.system}] if args.system else []
-        messages.append({"role": "user", "content": text})
-        prompt = chat_prompt(loaded.tokenizer, messages)
-    else:
-        prompt = completion_prompt(loaded.tokenizer, text)
+    prompt = command_prompt(loaded.tokenizer, text, args.chat, args.system)
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False)
     if prompt.notice and not args.json:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench.commands.common import (
+    command_prompt,
     load_settings,
     load_with_progress,
     require_text,
@@ -43,15 +44,11 @@ def run(args: argparse.Namespace) -> int:
     settings = sampling_settings(args, config)  # validated before the slow imports
 
     from workbench.engine.decoding import Decoder
-    from workbench.engine.prompts import chat_prompt, completion_prompt
     from workbench.engine.sampling import Sampler
 
     sampler = Sampler(settings)
     loaded = load_with_progress(load_settings(args, config), quiet=args.json)
-    if args.chat:
-        prompt = chat_prompt(loaded.tokenizer, [{"role": "user", "content": text}])
-    else:
-        prompt = completion_prompt(loaded.tokenizer, text)
+    prompt = command_prompt(loaded.tokenizer, text, args.chat)
     dist = Decoder(loaded, prompt.ids).distribution(sampler, rows)
 
     if args.json:

@@ -7,6 +7,7 @@ fraction of that time.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -15,6 +16,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,29 +203,30 @@ def _load_pretrained(
     if source.kind == "hub":
         common["local_files_only"] = _hub_files_are_local(source, report)
     report(LoadProgress("Loading tokenizer"))
-    try:
+    with _pretrained_errors(source):
         tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
-    except OSError as exc:
-        raise _not_found(source, exc) from exc
-    except ValueError as exc:
-        if "trust_remote_code" in str(exc):
-            raise ModelLoadError(_remote_code_message(source)) from exc
-        raise
     report(LoadProgress("Loading weights"))
     kwargs: dict[str, Any] = dict(common, dtype=dtype, use_safetensors=None)
     if source.kind == "hub":
         kwargs["tqdm_class"] = callback_tqdm(report, "Downloading")
     if plan.device_map:
         kwargs["device_map"] = plan.device_map
-    try:
+    with _pretrained_errors(source):
         model = AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
+    return model, tokenizer
+
+
+@contextlib.contextmanager
+def _pretrained_errors(source: ModelSource) -> Iterator[None]:
+    """``from_pretrained``'s failures as the user-facing errors: not found, or needs remote code."""
+    try:
+        yield
     except OSError as exc:
         raise _not_found(source, exc) from exc
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise ModelLoadError(_remote_code_message(source)) from exc
         raise
-    return model, tokenizer
 
 
 def _hub_files_are_local(source: ModelSource, report: ProgressCallback) -> bool:
