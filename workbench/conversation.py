@@ -85,9 +85,6 @@ class Conversation:
         if self.leaf == old_id:
             self.leaf = new_id
 
-    def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
-
     # --- reading ------------------------------------------------------------------
 
     def path(self, leaf: int | None | str = "leaf") -> list[Turn]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -359,6 +359,4 @@ class Generation:
 
 
 def _with_text(step: TokenStep, text: str) -> TokenStep:
-    from dataclasses import replace
-
     return replace(step, text=text) if text else step

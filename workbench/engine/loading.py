@@ -105,13 +105,6 @@ class LoadedModel:
     def vocab_size(self) -> int:
         return len(self.tokenizer)
 
-    @property
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
-
-    def weights_bytes(self) -> int:
-        return sum(p.numel() * p.element_size() for p in self.model.parameters())
-
     def release(self) -> None:
         """Drop the weights and return accelerator memory (before loading another model)."""
         self.model = None  # type: ignore[assignment]

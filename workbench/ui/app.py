@@ -419,9 +419,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
     # --- token selection ------------------------------------------------------------
 
     def on_conversation_view_token_selected(self, message: ConversationView.TokenSelected) -> None:
-        if message.step is None:
-            if not self.generating:
-                return
+        if message.step is None:  # the cursor left: the chart keeps what it shows
             return
         turn = message.turn
         total = len(turn.steps) if turn else 0
@@ -536,9 +534,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         )
         self._show_conversation()
         self.notify(f"Resumed “{record.title or 'untitled'}”.")
-        if load != self.load_settings or (self.loaded is None and not self.autoload):
-            self.load_settings = load
-            if self.is_mounted and (self.loaded is not None or not self.autoload):
+        if load != self.load_settings:
+            self.load_settings = load  # loaded at the first frame, unless a model runs already
+            if self.loaded is not None:
                 self.load_model(load)
         return True
 

@@ -26,10 +26,6 @@ class SessionSync:
         self._saved_steps: dict[int, int] = {}  # reply id -> how many steps are stored
         self._last_save: dict[int, float] = {}
 
-    @property
-    def enabled(self) -> bool:
-        return self.store is not None
-
     def _guard(self, action: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a store call; a failure is remembered and reported, never raised into the UI."""
         if self.store is None:

@@ -66,7 +66,6 @@ class CandidatesChart(Widget, can_focus=True):
         self._chosen: int | None = None
         self._entropy: float | None = None
         self._caption = "Waiting for a token…"
-        self._greedy = False
         self._hint = ""
         self._strips: list[Strip] = []
         self._text: Text | None = None

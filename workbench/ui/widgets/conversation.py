@@ -53,7 +53,6 @@ class MessageView(Widget):
         self.heatmap = heatmap
         self.branch = branch
         self.cursor: int | None = None
-        self._tail = ""
         self._markdown_shown = False
 
     def compose(self) -> ComposeResult:
@@ -93,9 +92,7 @@ class MessageView(Widget):
             and turn.steps
             and (self.heatmap or self.cursor is not None or turn.status == "streaming")
         ):
-            return render_steps(
-                turn.steps, self.heatmap, self.cursor, show_hidden=self.cursor is not None, tail=self._tail
-            )
+            return render_steps(turn.steps, self.heatmap, self.cursor, show_hidden=self.cursor is not None)
         return Text(safe_text(turn.content))
 
     @property
@@ -150,9 +147,6 @@ class MessageView(Widget):
         body = self.query_one(".message-body", Static)
         body.update(self._body_text())
         return True
-
-    def set_tail(self, tail: str) -> None:
-        self._tail = tail
 
 
 class ConversationView(VerticalScroll, can_focus=True):
@@ -280,11 +274,15 @@ class ConversationView(VerticalScroll, can_focus=True):
     def on_blur(self, event: events.Blur) -> None:
         self._select(None, None)
 
+    def _cursor_reply(self, replies: list[MessageView]) -> MessageView:
+        """The reply holding the cursor, else the last one."""
+        return self._selected if self._selected in replies else replies[-1]
+
     def action_token(self, delta: int) -> None:
         replies = self._replies()
         if not replies:
             return
-        view = self._selected if self._selected in replies else replies[-1]
+        view = self._cursor_reply(replies)
         cursor = view.cursor if view.cursor is not None else len(view.turn.steps) - 1
         cursor += delta
         index = replies.index(view)
@@ -313,5 +311,5 @@ class ConversationView(VerticalScroll, can_focus=True):
         replies = self._replies()
         if not replies:
             return
-        view = self._selected if self._selected in replies else replies[-1]
+        view = self._cursor_reply(replies)
         self._select(view, len(view.turn.steps) - 1 if end else 0)

@@ -40,13 +40,12 @@ def render_steps(
     heatmap: bool = False,
     cursor: int | None = None,
     show_hidden: bool = False,
-    tail: str = "",
 ) -> Text:
     """The reply as text, one span per token.
 
     ``show_hidden`` (token-cursor mode) gives tokens with no text of their own (a byte that
     starts a character, the end-of-turn token) a visible stand-in so the cursor can rest on
-    them. ``tail`` is text after the last step (bytes flushed at the end of a reply).
+    them.
     """
     text = Text()
     for index, step in enumerate(steps):
@@ -60,8 +59,6 @@ def render_steps(
         if index == cursor:
             style += Style(reverse=True, bold=True, underline=True)
         text.append(piece, style)
-    if tail:
-        text.append(safe_text(tail))
     return text
 
 
