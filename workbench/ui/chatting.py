@@ -127,9 +127,8 @@ class ChatMixin:
             self.conversation.rekey(reply.id, stored)
         self._report_store_error()
         self._streaming = reply
-        self.query_one(
-            "#chat-input", Input
-        ).cursor_blink = False  # no repaints for a blinking cursor meanwhile
+        # no repaints for a blinking cursor while the reply streams
+        self.query_one("#chat-input", Input).cursor_blink = False
         self._pending.clear()
         self._cancel = threading.Event()
         from workbench.engine.stepping import StepChooser
