@@ -12,6 +12,10 @@ import re
 # C0 controls except \t and \n, DEL, and the C1 block (U+0080-U+009F, which some terminals
 # treat as 8-bit CSI/OSC introducers).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidi controls (embeddings/overrides U+202A-U+202E, isolates U+2066-U+2069, the LRM/RLM/ALM
+# marks) reorder the text around them on screen: "invoice \u202eexe.pdf" reads "invoice fdp.exe".
+# Right-to-left letters carry their own direction and need none of these, so they stay as they are.
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 # Lone surrogates (from broken UTF-8 decoded with surrogateescape) cannot be encoded at all.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -25,13 +29,19 @@ def _control_picture(match: re.Match[str]) -> str:
     return f"<0x{code:02X}>"
 
 
+def _code_point(match: re.Match[str]) -> str:
+    return f"<U+{ord(match.group()):04X}>"
+
+
 def safe_text(text: str) -> str:
     """Replace control characters (keeping newline and tab) with visible stand-ins.
 
     ``\\r`` becomes ``␍`` so that a carriage return cannot overwrite what came before it;
-    ESC becomes ``␛`` so no escape sequence can reach the terminal.
+    ESC becomes ``␛`` so no escape sequence can reach the terminal; a bidi control such as
+    U+202E becomes ``<U+202E>`` so it cannot reverse what follows it.
     """
     text = _SURROGATE.sub("\ufffd", text)
+    text = _BIDI.sub(_code_point, text)
     return _CONTROL.sub(_control_picture, text)
 
 

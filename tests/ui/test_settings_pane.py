@@ -164,6 +164,14 @@ INVALID = [
     ("set-top-k", "-5", "top_k must be 0 (off) or a positive whole number", "5", SamplingSettings(top_k=5)),
     ("set-max-new-tokens", "0", "max_new_tokens must be at least 1", "9", SamplingSettings(max_new_tokens=9)),
     ("set-seed", "x", "seed must be a whole number", "3", SamplingSettings(seed=3)),
+    # torch.Generator.manual_seed overflows at 2**64: refused here, not at the first reply
+    (
+        "set-seed",
+        "18446744073709551616",
+        "seed must be a non-negative whole number from 0 to 18446744073709551615",
+        "18446744073709551615",
+        SamplingSettings(seed=2**64 - 1),
+    ),
     (
         "set-top-k-shown",
         "99",

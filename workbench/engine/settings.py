@@ -17,6 +17,10 @@ from workbench.engine.errors import SettingsError
 MAX_TOP_K_SHOWN = 50
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+# torch.Generator.manual_seed takes a 64-bit value: 2**64 raises "Overflow when unpacking long
+# long" (measured with torch 2.13). Negative seeds are accepted by torch but wrap around, so
+# -1 and 2**64 - 1 would be the same stream: we refuse them to keep one number per stream.
+MAX_SEED = 2**64 - 1
 
 
 def _number(name: str, value: Any) -> float:
@@ -116,8 +120,11 @@ class SamplingSettings:
         set_(self, "max_new_tokens", max_new)
         if self.seed is not None:
             seed = _whole("seed", self.seed)
-            if seed < 0:
-                raise SettingsError(f"seed must be a non-negative whole number, not {self.seed!r}")
+            if not 0 <= seed <= MAX_SEED:
+                raise SettingsError(
+                    f"seed must be a non-negative whole number from 0 to {MAX_SEED} (2**64 - 1), "
+                    f"not {self.seed!r}; leave it empty for a random seed each time"
+                )
             set_(self, "seed", seed)
 
     @property
