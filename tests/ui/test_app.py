@@ -64,7 +64,8 @@ async def test_chat_streams_a_reply_with_the_chart_and_status():
         assert len(app.chart.candidates) == 10
         status = app.status.text
         assert "tok/s" in status and "ctx" in status and "tiny-random-llama" in status
-        # the reply is saved in the session store
+        # the reply is saved in the session store (by the writer thread)
+        assert app.sync.flush()
         stored = app.sync.store.messages(app.sync.session_id)
         assert [m.role for m in stored] == ["user", "assistant"]
         assert stored[-1].content == reply.content
@@ -97,17 +98,18 @@ async def test_escape_stops_generation_and_keeps_the_partial_reply(slow_endless_
         app.query_one("#chat-input").value = "Tell me everything"
         await pilot.press("enter")
         await wait_until(
-            pilot, lambda: app.generating and len(app._streaming.steps) >= 3, what="a few tokens"
+            pilot, lambda: app.generating and len(app.reply.turn.steps) >= 3, what="a few tokens"
         )
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.generating, what="stop")
         reply = app.conversation.last("assistant")
         assert reply.status == "stopped"
         assert 3 <= len(reply.steps) < 400
-        assert reply.stats.get("finish_reason", "cancelled") == "cancelled"
+        assert reply.stats["finish_reason"] == "cancelled"
         header = app.conversation_view.view_for(reply.id).query_one(".message-header").render()
         assert "stopped" in str(header)
-        assert app.sync.store.get_message(reply.id).status == "stopped"
+        assert app.sync.flush()
+        assert app.sync.store.get_message(app.sync.stored_id(reply.id)).status == "stopped"
 
 
 async def test_regenerate_and_edit_make_branches():

@@ -26,9 +26,9 @@ async def paused(app, pilot, count: int) -> None:
         lambda: (
             app._chooser is not None
             and app._chooser.waiting is not None
-            and app._streaming is not None
-            and len(app._streaming.steps) == count
-            and not app._pending
+            and app.reply is not None
+            and len(app.reply.turn.steps) == count
+            and not app.reply.pending
         ),
         what=f"pause after {count} tokens",
     )
@@ -50,15 +50,15 @@ async def test_step_mode_steps_picks_and_reweights_without_a_forward_pass():
         for n in range(1, 6):  # step five tokens with space
             await pilot.press("space")
             await paused(app, pilot, n)
-        reply = app._streaming
+        reply = app.reply.turn
         assert [s.chosen_by for s in reply.steps] == ["sample"] * 5
         # change the temperature while paused: q is redrawn from the same logits
         waiting = app._chooser.waiting
-        passes = app._decoder.forward_passes
+        passes = app.decoders.decoder.forward_passes
         before = [c.q for c in app.chart.candidates]
         app.query_one("#set-temperature").value = "2.5"
         await wait_until(pilot, lambda: [c.q for c in app.chart.candidates] != before, what="q redrawn")
-        assert app._decoder.forward_passes == passes
+        assert app.decoders.decoder.forward_passes == passes
         assert [c.p for c in app.chart.candidates] == [c.p for c in waiting.candidates]
         hotter = app._chooser.waiting
         fresh = waiting.reweighted(SamplingSettings(temperature=2.5, top_k=20, top_p=1.0, min_p=0.0))
@@ -74,9 +74,10 @@ async def test_step_mode_steps_picks_and_reweights_without_a_forward_pass():
         await pilot.press("p")
         await wait_until(pilot, lambda: not app.generating, what="the reply to finish")
         assert reply.status == "complete" and len(reply.steps) == 12
-        stats = app.sync.store.get_message(reply.id).stats
+        assert app.sync.flush()
+        stats = app.sync.store.get_message(app.sync.stored_id(reply.id)).stats
         assert any(change["sampling"]["temperature"] == 2.5 for change in stats["settings_changes"])
-        stored = app.sync.store.token_steps(reply.id)
+        stored = app.sync.store.token_steps(app.sync.stored_id(reply.id))
         assert stored[5].chosen_by == "user" and stored[5].token_id == third.token_id
 
 
@@ -92,8 +93,8 @@ async def test_branch_from_a_token_and_move_between_branches(tmp_path):
         _, step = app.conversation_view.selected
         assert step.index == 3
         candidate = step.candidates[3]
-        prompt_tokens = app._decoder.prompt_length
-        forwarded = app._decoder.forwarded_tokens
+        prompt_tokens = app.decoders.decoder.prompt_length
+        forwarded = app.decoders.decoder.forwarded_tokens
         await pilot.press("4")
         await wait_until(
             pilot, lambda: not app.generating and app.conversation.last("assistant") is not original
@@ -103,7 +104,7 @@ async def test_branch_from_a_token_and_move_between_branches(tmp_path):
         assert [s.token_id for s in branch.steps[:3]] == [s.token_id for s in original.steps[:3]]
         assert branch.steps[3].token_id == candidate.token_id and branch.steps[3].chosen_by == "user"
         # the prompt and the shared tokens came from the KV cache
-        assert app._decoder.forwarded_tokens - forwarded < prompt_tokens
+        assert app.decoders.decoder.forwarded_tokens - forwarded < prompt_tokens
         assert app.conversation.sibling_position(branch.id) == (2, 2)
         # back to the original branch and forward again
         await pilot.press("left_square_bracket")
@@ -112,17 +113,19 @@ async def test_branch_from_a_token_and_move_between_branches(tmp_path):
         await pilot.press("right_square_bracket")
         await wait_until(pilot, lambda: app.conversation.leaf == branch.id, what="the new branch")
         session = app.sync.session_id
+        branch_id, original_id = app.sync.stored_id(branch.id), app.sync.stored_id(original.id)
+        assert app.sync.flush()
 
     resumed = WorkbenchApp(greedy_config(), resume=str(session), autoload=False)
     async with resumed.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         leaf = resumed.conversation.turns[resumed.conversation.leaf]
-        assert leaf.id == branch.id and resumed.conversation.sibling_position(leaf.id) == (2, 2)
+        assert leaf.id == branch_id and resumed.conversation.sibling_position(leaf.id) == (2, 2)
         assert leaf.steps[3].chosen_by == "user" and leaf.steps[3].token_id == candidate.token_id
         resumed.conversation_view.focus()
         await pilot.press("left_square_bracket")
-        await wait_until(pilot, lambda: resumed.conversation.leaf == original.id)
-        assert [s.token_id for s in resumed.conversation.turns[original.id].steps] == [
+        await wait_until(pilot, lambda: resumed.conversation.leaf == original_id)
+        assert [s.token_id for s in resumed.conversation.turns[original_id].steps] == [
             s.token_id for s in original.steps
         ]
 
@@ -160,13 +163,14 @@ async def test_completion_mode_continues_raw_text_as_tutorial_code_does():
         first = app.conversation.last("assistant")
         # the prompt was tokenizer(text).input_ids: no chat template
         expected = tiny.tokenizer("The capital of France is").input_ids
-        assert app._decoder.ids[: app._decoder.prompt_length] == expected
+        assert app.decoders.decoder.ids[: app.decoders.decoder.prompt_length] == expected
         # an empty Enter continues the document from its exact tokens
         await send(app, pilot, "")
         second = app.conversation.last("assistant")
         assert second.parent == first.id
-        continued_prompt = app._decoder.ids[: app._decoder.prompt_length]
+        continued_prompt = app.decoders.decoder.ids[: app.decoders.decoder.prompt_length]
         assert continued_prompt == expected + [s.token_id for s in first.steps if not s.is_end]
         header = app.conversation_view.view_for(first.id).query_one(".message-header").render()
         assert "Continuation" in str(header)
+        assert app.sync.flush()
         assert app.sync.store.get_session(app.sync.session_id).ui["mode"] == "completion"

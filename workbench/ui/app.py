@@ -1,19 +1,20 @@
-"""The workbench app: tabs for chat, tokenizer and settings; workers for loading and generating.
+"""The workbench app: tabs for chat, tokenizer and settings; the model's and the reply's lives.
 
-Threads: the model loads and replies generate in thread workers. They never touch widgets:
-loading posts messages; generation appends TokenSteps to a deque that a 20 Hz timer on the
-UI thread drains (one message per token would cost decode speed, see DESIGN.md).
+Threads: every torch call runs on the one engine thread (engine/runner.py): loading, generating,
+releasing a model. A reply's state has one owner, ui/reply.py, whose docstring gives the thread
+contract; its tokens reach the screen through a timer that drains them FLUSH_HZ times a second
+(one message per token would cost decode speed, see DESIGN.md). Session writes run on their own
+writer thread (ui/persistence.py). Widgets are touched only on the UI thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -23,20 +24,21 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from workbench import paths
 from workbench.config import Config, UiSettings, save_config
 from workbench.conversation import Conversation, Turn
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
-from workbench.engine.steps import TokenStep
+from workbench.safetext import safe_line, safe_text
 from workbench.ui.chatting import ChatMixin
-from workbench.ui.messages import LoadProgressed, ModelLoaded, ModelLoadFailed
-from workbench.ui.panes.chat import ChatPane
+from workbench.ui.messages import LoadProgressed, ModelLoaded, ModelLoadFailed, SessionWriteFailed
+from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
+from workbench.ui.reply import DecoderSlot, Reply
 from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
 from workbench.ui.widgets.chart import CandidatesChart
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
 
 FLUSH_HZ = 8  # measured (bench/ui.py): 20 Hz cost ~25% of a core on 2 cores and slowed decoding
+END_WAIT_S = 1.2  # at exit: the most we wait for the reply to stop, then for its save
 
 
 class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
@@ -86,19 +89,17 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self.autoload = autoload
         self.save_settings = save_settings
         self.loaded: LoadedModel | None = None
+        self._loading: LoadSettings | None = None  # a load on its way (the old model stays till then)
+        self._loaded_settings: LoadSettings | None = None  # what self.loaded was loaded with
         self.conversation = Conversation()
-        self.sync = SessionSync(store)
+        self.sync = SessionSync(store, on_error=self._post_write_error)
         self._store_given = store is not None
         self.first_frame_at: float | None = None
-        # generation state (the deque is the only thing the worker thread and UI share)
-        self._pending: deque[TokenStep] = deque()
-        self._cancel = threading.Event()
-        self._generation: Any = None  # engine Generation, only its sampler/top_k are set from here
-        self._decoder: Any = None  # engine Decoder reused across turns (KV cache of the prefix)
-        self._streaming: Turn | None = None
+        self.reply: Reply | None = None  # the reply being generated: the owner of its state
+        self.decoders = DecoderSlot()  # engine-thread only: the KV cache kept between replies
         self._waiting_for_model: Turn | None = None
         self._editing: Turn | None = None
-        self._chooser: Any = None  # the engine StepChooser of the reply being generated
+        self._ending = False
         self.step_mode = False
         self.play_delay = 0.5
         self.completion_mode = False
@@ -118,6 +119,15 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The main screen's widgets, held rather than queried: a message can arrive while
+        # another screen (help, sessions) is on top, where a query would find nothing.
+        self._chart = self.query_one("#chart", CandidatesChart)
+        self._conversation_view = self.query_one("#conversation", ConversationView)
+        self._status = self.query_one("#status", StatusLine)
+        self._chat_input = self.query_one("#chat-input", ChatInput)
+        self._tabs = self.query_one("#tabs", TabbedContent)
+        self._settings_pane = self.query_one(SettingsPane)
+        self._tokenizer_pane = self.query_one(TokenizerPane)
         problems = register_themes(self, [paths.bundled_themes_dir(), paths.user_themes_dir()])
         if problems:
             self.notify(
@@ -135,13 +145,64 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             self._open_store()
         if self.resume:
             self.resume_session(self.resume)
-        self.query_one("#chat-input", Input).focus()
+        self.chat_input.focus()
         # Torch is imported by the load worker, which starts only once the first frame is drawn.
         self.call_after_refresh(self._first_frame)
 
     async def action_quit(self) -> None:
-        self._cancel.set()  # a reply being generated stops within a token
-        await super().action_quit()
+        await self.end_session("quit", 0)
+
+    async def end_session(self, reason: str = "quit", exit_code: int = 0) -> None:
+        """Leave in order, whatever the cause (Ctrl+Q, a signal, the terminal gone): stop the
+        reply and save it as stopped with its tokens, finish the queued session writes,
+        release the model on the engine thread, then exit with ``exit_code``."""
+        if self._ending:
+            return
+        self._ending = True
+        self.exit_reason = reason
+        reply = self.reply
+        if reply is not None:
+            reply.stop()
+            await asyncio.to_thread(reply.done.wait, END_WAIT_S)
+            if reply.result is None:  # still inside a forward pass: keep what reached us
+                from workbench.ui.reply import ReplyResult
+
+                reply.result = ReplyResult(
+                    reply.turn.content + "".join(s.text for s in reply.pending),
+                    "cancelled",
+                    {"interrupted": True},
+                )
+            self._finish_reply(reply)
+        await asyncio.to_thread(self.sync.close, END_WAIT_S)
+        await asyncio.to_thread(self._release_model, END_WAIT_S)
+        self.exit(return_code=exit_code)
+
+    def on_unmount(self) -> None:
+        """Any other way out (``app.exit()``, a test's end): still save the reply and the queue."""
+        reply = self.reply
+        if reply is not None and not reply.finished:
+            reply.stop()
+            reply.done.wait(END_WAIT_S)
+            if reply.result is None:
+                from workbench.ui.reply import ReplyResult
+
+                reply.result = ReplyResult(reply.turn.content, "cancelled", {"interrupted": True})
+            self._record_end(reply)
+        self.sync.close(END_WAIT_S)
+
+    def _release_model(self, timeout: float) -> None:
+        loaded, self.loaded = self.loaded, None
+        if loaded is None:
+            return
+        from workbench.engine import runner
+
+        with contextlib.suppress(Exception):
+            runner.submit(self._release_on_engine, loaded).result(timeout)
+
+    def _release_on_engine(self, loaded: LoadedModel) -> None:
+        """Engine thread: forget the cached decoder of ``loaded`` and drop its weights."""
+        self.decoders.drop(loaded)
+        loaded.release()
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
@@ -156,9 +217,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         from workbench.sessions.store import SessionStore
 
         try:
-            self.sync = SessionSync(SessionStore())
+            self.sync = SessionSync(SessionStore(), on_error=self._post_write_error)
         except (WorkbenchError, OSError) as exc:
-            self.sync = SessionSync(None)
+            self.sync = SessionSync(None, on_error=self._post_write_error)
             self.notify(
                 f"Sessions will not be saved: {exc}", title="Session database", severity="error", timeout=15
             )
@@ -167,28 +228,55 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
 
     @property
     def chart(self) -> CandidatesChart:
-        return self.query_one("#chart", CandidatesChart)
+        return self._chart
 
     @property
     def conversation_view(self) -> ConversationView:
-        return self.query_one("#conversation", ConversationView)
+        return self._conversation_view
 
     @property
     def status(self) -> StatusLine:
-        return self.query_one("#status", StatusLine)
+        return self._status
+
+    @property
+    def chat_input(self) -> ChatInput:
+        return self._chat_input
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self._tabs
 
     @property
     def generating(self) -> bool:
-        return self._streaming is not None
+        return self.reply is not None
+
+    @property
+    def model_ready(self) -> bool:
+        """A model is loaded and no other is on its way to replace it."""
+        return self.loaded is not None and self._loading is None
+
+    @property
+    def _chooser(self) -> Any:
+        """The running reply's StepChooser (None when nothing is generated)."""
+        return self.reply.chooser if self.reply is not None else None
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+        """Every toast is data: no markup, no control characters (titles, errors and file
+        names in them come from outside)."""
+        kwargs["markup"] = False
+        super().notify(safe_text(str(message)), title=safe_line(str(title)), **kwargs)
 
     # --- model loading ----------------------------------------------------------------
 
     def load_model(self, settings: LoadSettings) -> None:
-        if self.generating:
-            self._cancel.set()
-        self.load_settings = settings
+        """Load ``settings``; a running reply is stopped first. The engine thread runs jobs in
+        order, so the load starts once that reply's work is done; until the new model is
+        ready, messages wait for it (the old one is released on the engine thread after)."""
+        if self.reply is not None:
+            self.reply.stop()
+        self._loading = settings
         self.status.show_progress("Loading model…", None)
-        self.query_one(SettingsPane).set_load_state(f"Loading {settings.model}…")
+        self._settings_pane.set_load_state(f"Loading {settings.model}…")
         self._load_worker(settings)
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
@@ -211,13 +299,22 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
     def on_load_progressed(self, message: LoadProgressed) -> None:
         self.status.show_progress(message.stage, message.fraction)
         percent = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self.query_one(SettingsPane).set_load_state(f"{message.stage}{percent}")
+        self._settings_pane.set_load_state(f"{message.stage}{percent}")
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
+        if self._ending:
+            return
         old, self.loaded = self.loaded, message.loaded
-        self._decoder = None
+        settings = self._loading or self.load_settings
+        self._loading = None
         if old is not None and old is not self.loaded:
-            old.release()
+            from workbench.engine import runner
+
+            runner.submit(self._release_on_engine, old)  # after any job still using it
+        # Only a model that loaded becomes the default and the session's model.
+        self.load_settings = self._loaded_settings = settings
+        self.sync.update_settings(load=settings)
+        self._save_config()
         loaded = self.loaded
         self.status.hide_progress()
         self.status.update_info(
@@ -229,11 +326,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             activity="",
         )
         seconds = f"{loaded.load_seconds:.1f} s" + (", cached" if loaded.from_cache else "")
-        self.query_one(SettingsPane).set_load_state(
+        self._settings_pane.set_load_state(
             f"Loaded {loaded.source.display_name} on {loaded.plan.label} ({loaded.dtype_name}) in {seconds}"
         )
         self._set_input_placeholder()
-        self.query_one(TokenizerPane).set_tokenizer(loaded.table, loaded.source.display_name)
+        self._tokenizer_pane.set_tokenizer(loaded.table, loaded.source.display_name)
         self._update_prompt_view()
         self._refresh_memory()
         if self._waiting_for_model is not None:
@@ -241,12 +338,17 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             self._start_reply(turn)
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
+        self._loading = None
+        if self._loaded_settings is not None:
+            self.load_settings = self._loaded_settings  # the model still running stays the default
         self.status.hide_progress()
-        self.status.update_info(activity="model not loaded")
-        self.query_one(SettingsPane).set_load_state(f"Error: {message.error}")
-        self.notify(message.error, title="Could not load the model", severity="error", timeout=20)
+        keeps = f"; still using {self.loaded.source.short_name}" if self.loaded is not None else ""
+        self.status.update_info(activity="model not loaded" if self.loaded is None else "")
+        self._settings_pane.set_load_state(f"Error: {message.error}{keeps}")
+        self.notify(message.error + keeps, title="Could not load the model", severity="error", timeout=20)
         if self._waiting_for_model is not None:
             self._waiting_for_model = None
+            self.notify("Your message is kept; press Ctrl+R to answer it once a model is loaded.")
 
     def _refresh_memory(self) -> None:
         if self.loaded is None:
@@ -258,8 +360,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
     # --- actions ----------------------------------------------------------------------
 
     def action_new_chat(self) -> None:
-        if self.generating:
-            self._cancel.set()
+        if self.reply is not None:
+            self.reply.stop()  # it ends and is saved as stopped in the background
+        self._waiting_for_model = None
         self.conversation = Conversation()
         self.sync.new_session()
         self._editing = None
@@ -304,7 +407,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self.notify("Heat map on: tokens coloured by probability." if on else "Heat map off.")
 
     def action_show_tab(self, tab: str) -> None:
-        tabs = self.query_one("#tabs", TabbedContent)
+        tabs = self.tabs
         if tabs.active == tab:
             return
         # Drop focus first: a focused widget left in the old pane would hand focus to its
@@ -323,7 +426,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
 
     def _tokenizer_action(self, name: str) -> None:
         self.action_show_tab("tokenizer")
-        getattr(self.query_one(TokenizerPane), f"action_{name}")()
+        getattr(self._tokenizer_pane, f"action_{name}")()
 
     def action_help(self) -> None:
         from workbench.ui.screens.help import HelpScreen
@@ -429,12 +532,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
 
     def on_settings_pane_sampling_changed(self, message: SettingsPane.SamplingChanged) -> None:
         self.sampling = message.settings
-        generation = self._generation
-        if generation is not None:  # applies from the next token on
-            from workbench.engine.sampling import Sampler
-
-            generation.sampler = Sampler(self.sampling)
-            self.reweight_waiting(self.sampling)  # a paused token: new q at once, no forward pass
+        if self.reply is not None:  # from the next token on; a paused token is re-weighted at once
+            self.reply.update_sampling(self.sampling)
         self.sync.update_settings(sampling=self.sampling)
         self._save_config()
 
@@ -444,17 +543,15 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             self._apply_theme(message.ui.theme)
         if message.ui.heatmap != old.heatmap:
             self.conversation_view.set_heatmap(message.ui.heatmap)
-        if message.ui.top_k_shown != old.top_k_shown and self._generation is not None:
-            self._generation.top_k = message.ui.top_k_shown
+        if message.ui.top_k_shown != old.top_k_shown and self.reply is not None:
+            self.reply.set_top_k(message.ui.top_k_shown)
         if message.ui.system_prompt != old.system_prompt:
             self._update_prompt_view()
         self.sync.update_settings(ui=self._session_ui())
         self._save_config()
 
     def on_settings_pane_load_requested(self, message: SettingsPane.LoadRequested) -> None:
-        self.load_model(message.load)
-        self.sync.update_settings(load=message.load)
-        self._save_config()
+        self.load_model(message.load)  # saved to the config and the session once it has loaded
 
     def _apply_theme(self, name: str) -> None:
         if name in self.available_themes:
@@ -477,7 +574,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
     def _save_config(self) -> None:
         if not self.save_settings:
             return
-        config = Config(model=self.load_settings, sampling=self.sampling, ui=self.ui_settings)
+        model = self._loaded_settings or self.load_settings  # never a model that failed to load
+        config = Config(model=model, sampling=self.sampling, ui=self.ui_settings)
         try:
             save_config(config)
         except OSError as exc:
@@ -529,14 +627,13 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         except WorkbenchError as exc:
             self.notify(f"Some saved settings were not valid: {exc}", severity="warning")
             load = self.load_settings
-        self.query_one(SettingsPane).set_config(
-            Config(model=load, sampling=self.sampling, ui=self.ui_settings)
-        )
+        self._settings_pane.set_config(Config(model=load, sampling=self.sampling, ui=self.ui_settings))
+        self.chart.show_step(None, "Waiting for a token…")  # not the numbers of the chat left behind
         self._show_conversation()
-        self.notify(f"Resumed “{record.title or 'untitled'}”.")
+        self.notify(f"Resumed “{safe_line(record.title or 'untitled')}”.")
         if load != self.load_settings:
             self.load_settings = load  # loaded at the first frame, unless a model runs already
-            if self.loaded is not None:
+            if self.loaded is not None or self._loading is not None:
                 self.load_model(load)
         return True
 
@@ -572,7 +669,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         """Refresh the tokenizer tab's view of the exact prompt: now if that tab is showing,
         else when it is next shown (tokenizing a long conversation is not free)."""
         self._prompt_view_stale = True
-        if self.query_one("#tabs", TabbedContent).active == "tokenizer":
+        if self.tabs.active == "tokenizer":
             self._refresh_prompt_view()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -590,9 +687,12 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
                 prompt = self._prompt_builder(self.conversation.turns[leaf])(self.loaded.tokenizer)
             except Exception:  # noqa: BLE001 - a template error must not break the view
                 prompt = None
-        self.query_one(TokenizerPane).set_chat_prompt(prompt)
+        self._tokenizer_pane.set_chat_prompt(prompt)
 
-    def _report_store_error(self) -> None:
-        error = self.sync.take_error()
-        if error:
-            self.notify(f"Could not save: {error}", title="Session database", severity="error", timeout=15)
+    def _post_write_error(self, error: str) -> None:
+        """From the session writer thread: report on the UI thread."""
+        self.post_message(SessionWriteFailed(error))
+
+    def on_session_write_failed(self, message: SessionWriteFailed) -> None:
+        self.sync.take_error()
+        self.notify(f"Could not save: {message.error}", title="Session database", severity="error", timeout=15)

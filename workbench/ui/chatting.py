@@ -10,45 +10,43 @@ another candidate adds a sibling to the conversation tree; nothing is discarded.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual import work
-from textual.widgets import Input
-
 from workbench.conversation import Turn
-from workbench.engine.settings import SamplingSettings
 from workbench.engine.steps import TokenStep
-from workbench.ui.messages import GenerationEnded, StepWaiting
+from workbench.ui.messages import GenerationEnded, ReplyPrompted, StepWaiting
 
 if TYPE_CHECKING:
-    from workbench.engine.loading import LoadedModel
     from workbench.engine.prompts import Prompt
+    from workbench.ui.reply import Reply
 
 CHAT_PLACEHOLDER = "Message {name}… (Enter sends, ↑ edits the last)"
 COMPLETION_PLACEHOLDER = "Text to continue… (Enter continues; empty Enter continues the document)"
 
 
 class ChatMixin:
-    """Needs: conversation, sync, loaded, sampling, ui_settings, step_mode, play_delay, completion_mode,
-    _pending, _cancel, _generation, _decoder, _chooser, _streaming, _waiting_for_model, _editing."""
+    """Needs: conversation, sync, loaded, model_ready, sampling, ui_settings, step_mode, play_delay,
+    completion_mode, reply (the ui/reply.py Reply being generated), decoders, _waiting_for_model,
+    _editing, and the widget properties chat_input, chart, conversation_view, status, tabs."""
 
     _status_at = 0.0  # when the status line's speed was last updated
-    _chart_at = 0.0  # when the chart last showed a streaming token
+    _prompt_tokens = 0  # the running reply's prompt length, for the context figure
 
     # --- sending --------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: Any) -> None:
         # (a plain handler: Textual collects @on handlers only from MessagePump classes, not mixins)
         if event.input.id == "chat-input":
             event.stop()
             self.send(event.value)
 
+    on_chat_input_submitted = on_input_submitted  # the multi-line message box posts its own message
+
     def send(self, text: str) -> None:
         """Send a message (or the edited one), or in completion mode add text and continue."""
-        chat_input = self.query_one("#chat-input", Input)
+        chat_input = self.chat_input
         continuing = self.completion_mode and not text.strip() and self.conversation.leaf is not None
         if not text.strip() and not continuing:
             self.notify(
@@ -70,19 +68,17 @@ class ChatMixin:
             turn = self.conversation.turns[self.conversation.leaf]
         else:
             turn = self.conversation.add("user", text, parent=parent)
-            stored = self.sync.save_user(turn)
-            if stored is not None:
-                self.conversation.rekey(turn.id, stored)
-            self._report_store_error()
+            self.sync.save_user(turn)
             self._show_conversation()
-        if self.loaded is None:
+        if not self.model_ready:
+            # loading (or replacing) the model: answered by the new model once it is ready
             self._waiting_for_model = turn
             self.notify("The model is still loading; your message will be answered when it is ready.")
             return
         self._start_reply(turn)
 
     def _set_input_placeholder(self) -> None:
-        chat_input = self.query_one("#chat-input", Input)
+        chat_input = self.chat_input
         name = self.loaded.source.short_name if self.loaded is not None else "the model"
         chat_input.placeholder = (
             COMPLETION_PLACEHOLDER if self.completion_mode else CHAT_PLACEHOLDER.format(name=name)
@@ -112,9 +108,11 @@ class ChatMixin:
     ) -> None:
         """Generate a reply after ``parent``; ``resume``/``forced_token`` branch from a token."""
         assert self.loaded is not None
+        from workbench.ui.reply import Reply
+
         build_prompt = self._prompt_builder(parent)
         resume = list(resume or [])
-        reply = self.conversation.add(
+        turn = self.conversation.add(
             "assistant",
             "".join(s.text for s in resume),
             parent=parent.id,
@@ -122,126 +120,48 @@ class ChatMixin:
             steps=list(resume),
             settings=self.sampling.to_dict(),
         )
-        stored = self.sync.start_reply(reply, self.sampling)
-        if stored is not None:
-            self.conversation.rekey(reply.id, stored)
-        self._report_store_error()
-        self._streaming = reply
-        # no repaints for a blinking cursor while the reply streams
-        self.query_one("#chat-input", Input).cursor_blink = False
-        self._pending.clear()
-        self._cancel = threading.Event()
-        from workbench.engine.stepping import StepChooser
-
-        turn_id = reply.id
-        chooser = StepChooser(
-            on_waiting=lambda dist: self.post_message(StepWaiting(turn_id, dist)),
-            cancel=self._cancel,
-            playing=not self.step_mode,
-            delay=self.play_delay if self.step_mode else 0.0,
+        self.sync.start_reply(turn, self.sampling)
+        reply = Reply(
+            turn,
+            self.loaded,
+            build_prompt,
+            self.sampling,
+            self.ui_settings.top_k_shown,
+            post=self.post_message,
+            slot=self.decoders,
+            resume=resume,
+            forced_token=forced_token,
+            step_mode=self.step_mode,
+            play_delay=self.play_delay,
         )
-        chooser.first_token = forced_token
-        self._chooser = chooser
+        self.reply = reply
+        # no repaints for a blinking cursor while the reply streams
+        self.chat_input.cursor_blink = False
         self._show_conversation()
         self.status.update_info(activity="paused: choose a token" if self.step_mode else "generating")
         self._flush_timer.resume()
-        self._generate_worker(
-            self.loaded,
-            build_prompt,
-            reply.id,
-            self.sampling,
-            self.ui_settings.top_k_shown,
-            self._cancel,
-            chooser,
-            resume,
-        )
+        reply.start()
 
-    @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
-    def _generate_worker(self, *args: Any) -> None:
-        """A Textual thread worker that waits while the engine thread generates the reply."""
-        from workbench.engine import runner
-
-        runner.run(self._generate, *args)
-
-    def _generate(
-        self,
-        loaded: LoadedModel,
-        build_prompt: Callable[[Any], Prompt],
-        turn_id: int,
-        settings: SamplingSettings,
-        top_k: int,
-        cancel: threading.Event,
-        chooser: Any,
-        resume: list[TokenStep],
-    ) -> None:
-        """Runs on the engine thread: tokens go into ``self._pending``; the end is one posted message."""
-        import torch
-
-        from workbench.engine.decoding import Decoder, Generation
-        from workbench.engine.sampling import Sampler
-
-        generation = None
-        try:
-            prompt = build_prompt(loaded.tokenizer)
-            ids = list(prompt.ids) + [s.token_id for s in resume]
-            decoder = self._decoder
-            if decoder is None or decoder.loaded is not loaded:
-                decoder = Decoder(loaded, ids)
-            else:
-                decoder.reset_to(ids)  # keeps the KV cache of the shared prefix
-            decoder.set_prompt_length(len(prompt.ids))
-            self._decoder = decoder
-            generation = Generation(
-                decoder, Sampler(settings), top_k=top_k, cancel=cancel, chooser=chooser, resume_steps=resume
-            )
-            self._generation = generation
-            for step in generation:
-                self._pending.append(step)
-            reason = generation.finish_reason or "length"
-            self.post_message(
-                GenerationEnded(turn_id, generation.text, reason, self._stats(generation, decoder))
-            )
-        except torch.OutOfMemoryError:
-            self._decoder = None
-            error = "out of memory while generating: try a shorter conversation, a smaller dtype or another device"
-            self.post_message(
-                GenerationEnded(turn_id, generation.text if generation else "", "error", {}, error)
-            )
-        except Exception as exc:  # noqa: BLE001 - shown on the reply; the app stays up
-            self._decoder = None
-            text = generation.text if generation else ""
-            self.post_message(GenerationEnded(turn_id, text, "error", {}, f"{type(exc).__name__}: {exc}"))
-        finally:
-            self._generation = None
-
-    @staticmethod
-    def _stats(generation: Any, decoder: Any) -> dict[str, Any]:
-        stats: dict[str, Any] = {
-            "tokens": len(generation.steps),
-            "tokens_per_second": round(generation.tokens_per_second, 2),
-            "finish_reason": generation.finish_reason,
-            "context_used": len(decoder),
-            "seconds": round(generation.elapsed, 3),
-        }
-        if len(generation.settings_changes) > 1:  # settings changed during the reply: keep each step's
-            stats["settings_changes"] = [
-                {"from_token": i, "sampling": s} for i, s in generation.settings_changes
-            ]
-        return stats
+    def on_reply_prompted(self, message: ReplyPrompted) -> None:
+        if self.reply is not None and self.reply.turn.id == message.turn_id:
+            self._prompt_tokens = message.prompt_tokens
+            self.status.update_info(context_used=message.prompt_tokens + len(self.reply.turn.steps))
 
     def _drain_tokens(self) -> None:
         """20 times a second while generating: move new tokens from the worker onto the screen."""
-        turn = self._streaming
-        if turn is None:
+        reply = self.reply
+        if reply is None:
             self._flush_timer.pause()
             return
-        new: list[TokenStep] = []
-        while self._pending:
-            new.append(self._pending.popleft())
+        turn = reply.turn
+        new = reply.take_pending()
         if not new:
             return
         turn.steps.extend(new)
         turn.content += "".join(step.text for step in new)
+        self.sync.maybe_save_progress(turn)
+        if self.conversation.turns.get(turn.id) is not turn:
+            return  # a new chat or another session is on screen while this reply stops
         view = self.conversation_view.view_for(turn.id)
         if view is not None and view.append_steps(new) and not self.conversation_view.has_focus:
             self.conversation_view.scroll_end(animate=False)  # only when the reply grew a line
@@ -249,34 +169,32 @@ class ChatMixin:
             self.chart.show_step(
                 new[-1], f"{'Stepping' if self.step_mode else 'Live'} · token {new[-1].index + 1}"
             )
-        generation = self._generation
         now = time.perf_counter()
-        if (
-            generation is not None
-            and generation.started
-            and not self.step_mode
-            and now - self._status_at > 0.5
-        ):
+        if reply.first_token_at is None:
+            reply.first_token_at = now  # speed counts the tokens after the first to reach the screen
+            reply.counted_from = len(turn.steps)
+        if not self.step_mode and now - self._status_at > 0.5:
             self._status_at = now  # the speed figure needs no more than two updates a second
-            rate = generation.new_tokens / max(1e-6, now - generation.started)
-            decoder = self._decoder
-            used = len(decoder) if decoder is not None else self.status.info.context_used
-            self.status.update_info(tokens_per_second=rate, context_used=used)
-        self.sync.maybe_save_progress(turn)
+            counted = len(turn.steps) - reply.counted_from
+            rate = counted / (now - reply.first_token_at) if counted and now > reply.first_token_at else None
+            self.status.update_info(
+                tokens_per_second=rate or self.status.info.tokens_per_second,
+                context_used=self._prompt_tokens + len(turn.steps),
+            )
 
     def on_step_waiting(self, message: StepWaiting) -> None:
         """Paused before a token: show the distribution and hand the keyboard to the chart."""
-        if self._streaming is None or message.turn_id != self._streaming.id:
+        if self.reply is None or message.turn_id != self.reply.turn.id:
             return
         self._drain_tokens()
         self._show_waiting(message.distribution)
         self.status.update_info(activity="paused: choose a token")
-        chat_visible = self.query_one("#tabs").active == "chat"
+        chat_visible = self.tabs.active == "chat"
         if chat_visible and not self.chart.has_focus and not self.conversation_view.has_focus:
             self.chart.focus()
 
     def _show_waiting(self, dist: Any) -> None:
-        index = len(self._streaming.steps) + 1 if self._streaming else 0
+        index = len(self.reply.turn.steps) + 1 if self.reply else 0
         self.chart.show_candidates(
             dist.candidates,
             dist.entropy,
@@ -286,37 +204,60 @@ class ChatMixin:
         )
 
     def on_generation_ended(self, message: GenerationEnded) -> None:
-        self._drain_tokens()
-        turn = self.conversation.turns.get(message.turn_id)
-        self._streaming = None
-        self._chooser = None
-        self._flush_timer.pause()
-        self.query_one("#chat-input", Input).cursor_blink = True
-        if self.chart.has_focus:
-            self.query_one("#chat-input", Input).focus()
-        if turn is None:
-            return
-        turn.content = message.text
-        turn.stats = message.stats
-        if message.error:
-            turn.status, turn.error = "error", message.error
-            self.notify(message.error, title="Generation failed", severity="error", timeout=15)
-        elif message.finish_reason == "cancelled":
+        reply = self.reply
+        if reply is not None and reply.turn.id == message.turn_id:
+            self._finish_reply(reply)
+
+    def _record_end(self, reply: Reply) -> bool:
+        """The reply's engine work is done: set its turn's end and queue the save (once).
+
+        Data only, no widgets: also used while the app shuts down."""
+        if reply.finished or reply.result is None:
+            return False
+        reply.finished = True
+        result, turn = reply.result, reply.turn
+        rest = reply.take_pending()  # tokens that never reached the screen are kept too
+        turn.steps.extend(rest)
+        turn.content = result.text
+        turn.stats = dict(result.stats)
+        if result.error:
+            turn.status, turn.error = "error", result.error
+        elif result.finish_reason == "cancelled":
             turn.status = "stopped"
         else:
             turn.status = "complete"
-        self.sync.finish_reply(turn)
-        self._report_store_error()
+        turn.stats["finish_reason"] = "error" if result.error else result.finish_reason
+        self.sync.finish_reply(turn)  # saved even if another chat is on screen by now
+        return True
+
+    def _finish_reply(self, reply: Reply) -> None:
+        """The reply ended: save it and show its end."""
+        if reply.finished or reply.result is None:
+            return
+        self._drain_tokens()
+        if not self._record_end(reply):
+            return
+        turn, result = reply.turn, reply.result
+        if self.reply is reply:
+            self.reply = None
+            self._flush_timer.pause()
+            self.chat_input.cursor_blink = True
+            if self.chart.has_focus:
+                self.chat_input.focus()
+        if result.error:
+            self.notify(result.error, title="Generation failed", severity="error", timeout=15)
+        if self.conversation.turns.get(turn.id) is not turn:
+            return  # a new chat or another session is shown: nothing more to draw
         view = self.conversation_view.view_for(turn.id)
         if view is not None:
             view.refresh_body()
         if turn.steps and self.conversation_view.selected[1] is None:
             n = len(turn.steps)
             self.chart.show_step(turn.steps[-1], f"Token {n}/{n} of the reply · {turn.status}")
-        rate = message.stats.get("tokens_per_second")
+        rate = turn.stats.get("tokens_per_second")
         self.status.update_info(
             tokens_per_second=rate if rate else self.status.info.tokens_per_second,
-            context_used=message.stats.get("context_used", self.status.info.context_used),
+            context_used=turn.stats.get("context_used", self.status.info.context_used),
             activity="stopped" if turn.status == "stopped" else ("error" if turn.error else ""),
         )
         self._update_prompt_view()
@@ -324,19 +265,19 @@ class ChatMixin:
     # --- actions ----------------------------------------------------------------------
 
     def action_stop(self) -> None:
-        if self.generating:
-            self._cancel.set()
+        if self.reply is not None:
+            self.reply.stop()
             self.status.update_info(activity="stopping…")
         elif self._editing is not None:
             self._editing = None
-            self.query_one("#chat-input", Input).value = ""
+            self.chat_input.value = ""
             self._set_input_placeholder()
 
     def _ready_for_new_reply(self) -> bool:
         if self.generating:
             self.notify("A reply is being generated: press Esc first.", severity="warning")
             return False
-        if self.loaded is None:
+        if not self.model_ready:
             self.notify("The model is still loading.", severity="warning")
             return False
         return True
@@ -410,7 +351,7 @@ class ChatMixin:
             self.notify("There is no message to edit yet.", severity="warning")
             return
         self._editing = user
-        chat_input = self.query_one("#chat-input", Input)
+        chat_input = self.chat_input
         chat_input.value = user.content
         chat_input.placeholder = "Editing a message: Enter sends it as a new branch, Esc cancels"
         self.action_show_tab("chat")

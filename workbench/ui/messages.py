@@ -52,3 +52,21 @@ class StepWaiting(Message):
         super().__init__()
         self.turn_id = turn_id
         self.distribution = distribution
+
+
+class ReplyPrompted(Message):
+    """A reply's prompt is built: how many tokens of the context it takes."""
+
+    def __init__(self, turn_id: int, prompt_tokens: int, context_max: int | None) -> None:
+        super().__init__()
+        self.turn_id = turn_id
+        self.prompt_tokens = prompt_tokens
+        self.context_max = context_max
+
+
+class SessionWriteFailed(Message):
+    """The session writer thread could not save something."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
