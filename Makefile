@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --no-deps $(SMOLLM)
 	touch $(STAMP)
 
+# exec: no shell between make and the app, which ends itself on SIGHUP/SIGTERM or a lost terminal.
 run: $(STAMP)
-	$(VENV)/bin/workbench $(ARGS)
+	exec $(VENV)/bin/workbench $(ARGS)
 
 # The end-to-end tests drive the real app in tmux: install it rather than skip them.
 tools:

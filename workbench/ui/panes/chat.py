@@ -2,26 +2,97 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input
+from textual.message import Message
+from textual.widgets import TextArea
 
 from workbench.ui.widgets.chart import CandidatesChart
 from workbench.ui.widgets.conversation import ConversationView
 
+NEWLINE_KEYS = "ctrl+j,shift+enter,alt+enter"
+"""Keys that add a line break. Ctrl+J works in every terminal; Shift+Enter and Alt+Enter only
+where the terminal reports them apart from Enter (kitty keyboard protocol)."""
+NEWLINE_HINT = "Ctrl+J new line"
 
-class ChatInput(Input):
-    """The message box. Up in an empty box edits your last message, as in most chat apps."""
+
+class ChatInput(TextArea):
+    """The message box: multi-line, Enter sends, Ctrl+J adds a line, a paste keeps every line.
+
+    Up in an empty box edits your last message, as in most chat apps.
+    It keeps the parts of ``Input``'s API the app uses: ``value``, ``placeholder``,
+    ``cursor_blink``, ``focus()``, and :class:`ChatInput.Submitted` (``.input``, ``.value``).
+    """
+
+    DEFAULT_CSS = """
+    ChatInput {
+        height: auto;
+        min-height: 3;
+        max-height: 8;
+        border-subtitle-color: $foreground 50%;
+    }
+    ChatInput:focus { border-subtitle-color: $foreground 70%; }
+    """
 
     BINDINGS = [
         Binding("up", "edit_last", "Edit last"),
         Binding("tab", "focus_conversation", "Token cursor", show=False),
+        Binding(NEWLINE_KEYS, "newline", "New line", show=False),
     ]
 
+    @dataclass
+    class Submitted(Message):
+        """Enter was pressed: send ``value``. Handle it with ``on_chat_input_submitted``."""
+
+        input: ChatInput
+        value: str
+
+        @property
+        def control(self) -> ChatInput:
+            return self.input
+
+    def __init__(self, value: str = "", *, placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(
+            value,
+            soft_wrap=True,
+            tab_behavior="focus",
+            show_line_numbers=False,
+            highlight_cursor_line=False,
+            placeholder=placeholder,
+            id=id,
+        )
+        self.border_subtitle = NEWLINE_HINT
+
+    @property
+    def value(self) -> str:
+        """The text in the box (as ``Input.value``)."""
+        return self.text
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Submitted(self, self.text))
+        # Any other key goes on to TextArea._on_key: Textual calls each class's own handler.
+
+    def action_newline(self) -> None:
+        if not self.read_only:
+            self.replace("\n", *self.selection, maintain_selection_offset=False)
+
     def action_edit_last(self) -> None:
-        if not self.value:
+        if not self.text:
             self.app.action_edit_last()  # type: ignore[attr-defined]
+        else:
+            self.action_cursor_up()
 
     def action_focus_conversation(self) -> None:
         """Tab goes to the chart while a token waits in step mode, else to the conversation
