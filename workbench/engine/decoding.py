@@ -89,8 +89,11 @@ class Distribution:
         return int((self.p > self.p[int(token_id)]).sum().item()) + 1
 
     def reweighted(self, settings: SamplingSettings | Sampler, top_k: int | None = None) -> Distribution:
-        """The same logits under other sampling settings: a new ``q``, no forward pass."""
-        sampler = settings if isinstance(settings, Sampler) else Sampler(settings)
+        """The same logits under other sampling settings: a new ``q``, no forward pass.
+
+        Given settings, the new sampler keeps this one's seeded stream (see ``Sampler.with_settings``).
+        """
+        sampler = settings if isinstance(settings, Sampler) else self.sampler.with_settings(settings)
         k = len(self.candidates) if top_k is None else top_k
         return Distribution.compute(self.logits, sampler, self.table, k, self.input_ids)
 
@@ -266,6 +269,16 @@ class Generation:
 
     ``resume_steps`` continue a reply that already has these tokens (their ids are the last
     ones in the decoder): a branch from token i of an earlier reply starts with its first i.
+
+    Threads. Iterating (every torch call, ``sampler``, ``steps``, ``text``) belongs to one
+    thread, the engine thread. Other threads talk to a running generation only through:
+    - ``cancel.set()``: stops it before the next token;
+    - ``update_sampling(settings)``: new sampling settings, applied before the next token.
+      The reply keeps its seeded random stream (a new one starts only if the seed changed),
+      and a step chooser holding a token is asked to re-weight it (``request_reweight``).
+      ``max_new_tokens`` follows the settings unless it was given to the constructor.
+    Never assign ``sampler`` from another thread: a new ``Sampler`` restarts the stream from
+    the seed, and the write races the engine thread.
     """
 
     def __init__(
@@ -281,6 +294,7 @@ class Generation:
         self.decoder = decoder
         self.sampler = sampler
         self.top_k = top_k
+        self._fixed_length = max_new_tokens is not None
         self.max_new_tokens = max_new_tokens or sampler.settings.max_new_tokens
         self.cancel = cancel or threading.Event()
         self.chooser = chooser
@@ -292,11 +306,33 @@ class Generation:
         self.elapsed = 0.0
         # (index of the first token, settings) each time the sampling settings changed
         self.settings_changes: list[tuple[int, dict]] = []
+        self._handoff = threading.Lock()
+        self._pending: SamplingSettings | None = None  # from update_sampling, for the next token
         ids = decoder.ids
         before = ids[: len(ids) - len(resume_steps)] if resume_steps else ids
         self._stream = TextStream(decoder.loaded.tokenizer, prefix_ids=before)
         for step in resume_steps:  # rebuild the stream's state (bytes held mid-character)
             self._stream.step(step.token_id)
+
+    def update_sampling(self, settings: SamplingSettings) -> None:
+        """Use ``settings`` from the next token on. Safe to call from any thread."""
+        if not isinstance(settings, SamplingSettings):
+            raise TypeError(f"update_sampling takes SamplingSettings, not {type(settings).__name__}")
+        with self._handoff:
+            self._pending = settings
+        request_reweight = getattr(self.chooser, "request_reweight", None)
+        if request_reweight is not None:  # a paused step shows (and samples) the new q at once
+            request_reweight(settings)
+
+    def _take_pending(self) -> None:
+        """On the engine thread: adopt settings handed over by ``update_sampling``."""
+        with self._handoff:
+            settings, self._pending = self._pending, None
+        if settings is None:
+            return
+        self.sampler = self.sampler.with_settings(settings)
+        if not self._fixed_length:
+            self.max_new_tokens = settings.max_new_tokens
 
     @property
     def tokens_per_second(self) -> float:
@@ -312,14 +348,17 @@ class Generation:
     def _run(self) -> Iterator[TokenStep]:
         decoder = self.decoder
         last_settings = None
-        for index in range(len(self.steps), self.max_new_tokens):
+        index = len(self.steps)
+        while True:
+            self._take_pending()
+            if index >= self.max_new_tokens:
+                break
             if self.cancel.is_set():
                 self._finish("cancelled")
                 return
             if decoder.context_full:
                 self._finish("context")
                 return
-            # Read every step: another thread may swap in new settings for the next token.
             sampler = self.sampler
             if self.chooser is None:
                 step, _ = decoder.step(sampler, self.top_k, index=index)
@@ -332,10 +371,12 @@ class Generation:
                 token_id, chosen_by = choice[0], choice[1]
                 if len(choice) > 2:
                     dist = choice[2]  # type: ignore[misc]
-                    sampler = dist.sampler
+                    # re-weighted while paused: keep its sampler (and so its stream) from now on
+                    sampler = self.sampler = dist.sampler
                 step, _ = decoder.step(sampler, self.top_k, token_id, chosen_by, index, distribution=dist)
+            index += 1
             if sampler.settings != last_settings:
-                self.settings_changes.append((index, sampler.settings.to_dict()))
+                self.settings_changes.append((step.index, sampler.settings.to_dict()))
                 last_settings = sampler.settings
             self.new_tokens += 1
             if step.is_end:

@@ -37,13 +37,51 @@ def build_processors(settings: SamplingSettings) -> LogitsProcessorList:
     return processors
 
 
-class Sampler:
-    """Applies one set of sampling settings: warps logits into ``q`` and draws from it."""
+class _SeededStream:
+    """The random stream of one seed: its generator, made on first use (on the device of ``q``).
 
-    def __init__(self, settings: SamplingSettings | None = None) -> None:
+    Shared by every :class:`Sampler` derived with :meth:`Sampler.with_settings` while the seed
+    stays the same, so changing temperature or top-p mid-reply does not restart the draws.
+    Used only on the thread that samples.
+    """
+
+    __slots__ = ("_generator", "seed")
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+
+    def generator(self, device: torch.device) -> torch.Generator | None:
+        if self.seed is None:
+            return None  # torch's global stream
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generator
+
+
+class Sampler:
+    """Applies one set of sampling settings: warps logits into ``q`` and draws from it.
+
+    ``Sampler(settings)`` starts a new random stream; ``sampler.with_settings(other)`` applies
+    other settings and keeps drawing from the same stream (the same seed's generator).
+    """
+
+    def __init__(
+        self, settings: SamplingSettings | None = None, *, _stream: _SeededStream | None = None
+    ) -> None:
         self.settings = settings or SamplingSettings()
         self.processors = build_processors(self.settings)
-        self._generator: torch.Generator | None = None
+        self._stream = _stream if _stream is not None else _SeededStream(self.settings.seed)
+
+    def with_settings(self, settings: SamplingSettings) -> Sampler:
+        """A sampler for ``settings`` that keeps drawing from this one's seeded stream.
+
+        Only a different seed starts a new stream (from that seed).
+        """
+        if settings == self.settings:
+            return self
+        same_seed = settings.seed == self.settings.seed
+        return Sampler(settings, _stream=self._stream if same_seed else None)
 
     @property
     def needs_input_ids(self) -> bool:
@@ -66,11 +104,4 @@ class Sampler:
         if self.settings.greedy:
             return q.argmax()
         # The same draw generate() makes; a seeded generator makes runs reproducible.
-        return torch.multinomial(q, num_samples=1, generator=self._generator_for(q.device))[0]
-
-    def _generator_for(self, device: torch.device) -> torch.Generator | None:
-        if self.settings.seed is None:
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device).manual_seed(self.settings.seed)
-        return self._generator
+        return torch.multinomial(q, num_samples=1, generator=self._stream.generator(q.device))[0]

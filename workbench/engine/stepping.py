@@ -4,7 +4,8 @@ The generation thread calls the chooser with each new distribution and waits. An
 thread answers with :meth:`StepChooser.decide`: sample one, take the most probable, or
 use a given token; or sets it playing, so it samples by itself every ``delay`` seconds.
 While it waits, :meth:`reweight` applies other sampling settings to the distribution it
-holds: a new ``q`` from the logits already computed, no forward pass.
+holds: a new ``q`` from the logits already computed, no forward pass, drawn from the reply's
+own seeded stream (a re-weight does not restart it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from workbench.engine.decoding import Choice, Distribution
-from workbench.engine.sampling import Sampler
 from workbench.engine.settings import SamplingSettings
 
 DecisionKind = Literal["sample", "greedy", "token", "stop"]
@@ -58,6 +58,7 @@ class StepChooser:
         with self._cond:
             self._dist = dist
             self._decision = None
+            self._apply_new_settings()  # settings that arrived while this distribution was computed
         decision = self._wait()
         with self._cond:
             dist, self._dist = self._dist or dist, None
@@ -85,18 +86,14 @@ class StepChooser:
                     return Decision("stop")
                 if self._decision is not None:
                     return self._decision
+                if self._apply_new_settings():
+                    announced = False
                 if self.playing:
                     remaining = self.delay - (time.monotonic() - started)
                     if remaining <= 0:
                         return Decision("sample")
                     self._cond.wait(min(remaining, 0.05))
                     continue
-                settings, self._new_settings = self._new_settings, None
-                if settings is not None and self._dist is not None:
-                    # re-weight here, on the generation thread: all torch work stays on one thread
-                    self._dist = self._dist.reweighted(Sampler(settings))
-                    self._cond.notify_all()
-                    announced = False
                 dist = self._dist
                 if announced:
                     self._cond.wait(0.05)  # wake now and then to see a cancel
@@ -104,6 +101,19 @@ class StepChooser:
             announced = True
             if self._on_waiting is not None and dist is not None:
                 self._on_waiting(dist)
+
+    def _apply_new_settings(self) -> bool:
+        """Re-weight the held distribution under settings asked for meanwhile (lock held).
+
+        Runs on the generation thread, so all torch work stays on one thread; the new sampler
+        keeps the reply's seeded stream (``Distribution.reweighted`` with settings).
+        """
+        settings, self._new_settings = self._new_settings, None
+        if settings is None or self._dist is None or settings == self._dist.sampler.settings:
+            return False
+        self._dist = self._dist.reweighted(settings)
+        self._cond.notify_all()
+        return True
 
     # --- the other thread ------------------------------------------------------------
 
@@ -129,21 +139,20 @@ class StepChooser:
         """Ask for the waiting distribution under other settings (no forward pass).
 
         The generation thread does the work and calls ``on_waiting`` with the result; returns
-        False when nothing is waiting.
+        False when nothing is waiting (the settings are still kept for the next distribution,
+        which may be on its way with the old ones).
         """
         with self._cond:
-            if self._dist is None:
-                return False
             self._new_settings = settings
             self._cond.notify_all()
-            return True
+            return self._dist is not None
 
     def reweight(self, settings: SamplingSettings, timeout: float = 10.0) -> Distribution | None:
         """:meth:`request_reweight` and wait for the re-weighted distribution."""
         with self._cond:
             before = self._dist
-            if before is None:
-                return None
+            if before is None or settings == before.sampler.settings:
+                return before  # nothing waiting, or nothing to change: no need to wait
             self._new_settings = settings
             self._cond.notify_all()
             self._cond.wait_for(lambda: self._dist is not before or self._dist is None, timeout)
