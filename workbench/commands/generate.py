@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
 from rich.text import Text
 
 from workbench.commands.common import (
     command_prompt,
     load_settings,
     load_with_progress,
+    output_console,
     require_text,
     sampling_settings,
     user_config,
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     sampler = Sampler(settings)
     loaded = load_with_progress(load_settings(args, config), quiet=args.json)
     prompt = command_prompt(loaded.tokenizer, text, args.chat, args.system)
-    console = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False)
+    console = output_console(soft_wrap=True)
+    err = output_console(stderr=True)
     if prompt.notice and not args.json:
         err.print(f"note: {prompt.notice}", markup=False)
 

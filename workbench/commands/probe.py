@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -13,6 +12,7 @@ from workbench.commands.common import (
     command_prompt,
     load_settings,
     load_with_progress,
+    output_console,
     require_text,
     sampling_settings,
     user_config,
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    console = Console(highlight=False)
+    console = output_console()
     table = Table(
         title=Text(
             f"Next token after {len(prompt.ids)} prompt tokens — {loaded.source.display_name}, {loaded.dtype_name}"

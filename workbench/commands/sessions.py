@@ -98,9 +98,9 @@ def _when(timestamp: float) -> str:
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from workbench.commands.common import output_console  # Rich only when a command runs
 
-    return Console(highlight=False)
+    return output_console()
 
 
 def _text(text: str, style: str = "") -> Text:

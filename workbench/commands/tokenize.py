@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from workbench.commands.common import load_settings, require_text, user_config
+from workbench.commands.common import load_settings, output_console, require_text, user_config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    console = Console(highlight=False)
+    console = output_console()
     chips = Text()
     styles = ["on #31456a", "on #5a3d5c"]
     for n, span in enumerate(spans):

@@ -6,11 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from workbench.commands.common import load_settings, user_config
+from workbench.commands.common import load_settings, output_console, user_config
 from workbench.engine.errors import SettingsError, WorkbenchError
 
 
@@ -31,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             count = export_vocabulary(table, Path(args.out), ids)
         except OSError as exc:
             raise WorkbenchError(f"could not write {args.out}: {exc.strerror or exc}") from None
-        Console(stderr=True, highlight=False).print(f"wrote {count} tokens to {args.out}", markup=False)
+        output_console(stderr=True).print(f"wrote {count} tokens to {args.out}", markup=False)
         return 0
     rows = [
         {"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"size": table.size, "tokens": rows}, ensure_ascii=False))
         return 0
-    console = Console(highlight=False)
+    console = output_console()
     grid = Table(title=Text(f"{len(rows)} of {table.size} tokens"))
     grid.add_column("id", justify="right")
     grid.add_column("token")
