@@ -10,6 +10,7 @@ still in the WAL) to ``workbench.db.bak-v<N>`` and then migrated in one transact
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import sqlite3
@@ -107,6 +108,76 @@ class DatabaseBusyError(WorkbenchError):
     """Another process held the database for longer than we were willing to wait."""
 
 
+# SQLite primary result codes (the low byte of an extended code).
+SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL = 8, 10, 14, 13
+LOW_SPACE_BYTES = 1 << 20  # below this SQLite cannot count on room for its -wal/-shm files
+_READ_ONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _existing(folder: Path) -> Path:
+    """``folder`` or its nearest existing parent (the data folder may not be made yet)."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        stats = os.statvfs(_existing(folder))
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def _read_only_reason(path: Path) -> str | None:
+    """Why the data folder (or the database file) cannot be written, if it cannot."""
+    folder = _existing(path.parent)
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return "no write permission"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the database file itself is not writable"
+    return None
+
+
+def environment_error(path: Path, exc: BaseException) -> WorkbenchError | None:
+    """The read-only folder or full disk behind ``exc`` (an OSError or sqlite3 error met while
+    opening ``path``), named as such; None when the cause is neither.
+
+    SQLite often reports them vaguely ("unable to open database file", "disk I/O error" when
+    it cannot grow its -shm file), so the folder itself is checked too.
+    """
+    folder = path.parent
+    code = exc.errno if isinstance(exc, OSError) else None
+    sqlite_code = getattr(exc, "sqlite_errorcode", None)
+    primary = sqlite_code & 0xFF if isinstance(sqlite_code, int) else None
+    free = _free_bytes(folder)
+    if (
+        code in _FULL_ERRNOS
+        or primary == SQLITE_FULL
+        or (primary in (SQLITE_IOERR, SQLITE_CANTOPEN) and free is not None and free < LOW_SPACE_BYTES)
+    ):
+        shown = "nothing" if not free else f"{free // 1024} KiB"
+        return WorkbenchError(
+            f"the disk holding {folder} is full ({shown} free), so the session database cannot be written; "
+            "free some space, or set WORKBENCH_HOME to a folder on another disk. The database was left as it was."
+        )
+    if code in _READ_ONLY_ERRNOS or primary in (SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN):
+        reason = _read_only_reason(path)
+        if reason is not None or code == errno.EROFS:
+            return WorkbenchError(
+                f"the data folder {folder} is read-only ({reason or 'a read-only file system'}), so the session "
+                "database cannot be opened for writing; make it writable, or set WORKBENCH_HOME to a writable "
+                "folder. The database was left as it was."
+            )
+    return None
+
+
 def damaged_error(path: Path, exc: BaseException) -> WorkbenchError:
     return WorkbenchError(
         f"the session database {path} is damaged ({exc}); it was left untouched: move it away to start a new "
@@ -158,7 +229,9 @@ def _create_empty(path: Path) -> None:
         with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
     except OSError as exc:
-        raise WorkbenchError(f"cannot create the session database {path}: {exc.strerror or exc}") from None
+        raise environment_error(path, exc) or WorkbenchError(
+            f"cannot create the session database {path}: {exc.strerror or exc}"
+        ) from None
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -177,7 +250,9 @@ def inspect(path: Path) -> int:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_MAGIC))
     except OSError as exc:
-        raise WorkbenchError(f"cannot read the session database {path}: {exc.strerror or exc}") from None
+        raise environment_error(path, exc) or WorkbenchError(
+            f"cannot read the session database {path}: {exc.strerror or exc}"
+        ) from None
     if header != SQLITE_MAGIC:
         raise WorkbenchError(
             f"{path} is not a workbench session database (not an SQLite file: damaged, or something else); "
@@ -192,7 +267,7 @@ def inspect(path: Path) -> int:
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
             raise
-        raise damaged_error(path, exc) from None
+        raise environment_error(path, exc) or damaged_error(path, exc) from None
     if app_id != APPLICATION_ID:
         if version == 0 and not tables and app_id == 0:
             return 0  # an empty SQLite file: ours to initialise
@@ -231,12 +306,19 @@ def backup_path(path: Path, version: int) -> Path:
 def _backup(path: Path, version: int) -> Path:
     target = backup_path(path, version)
     _create_empty(target)
-    source, copy = _read_only(path), sqlite3.connect(target)
     try:
-        retrying(lambda: source.backup(copy), path)
-    finally:
-        copy.close()
-        source.close()
+        source, copy = _read_only(path), sqlite3.connect(target)
+        try:
+            retrying(lambda: source.backup(copy), path)
+        finally:
+            copy.close()
+            source.close()
+    except sqlite3.Error as exc:
+        with contextlib.suppress(OSError):
+            target.unlink()  # a partial copy is no backup
+        raise environment_error(path, exc) or WorkbenchError(
+            f"could not back up the session database {path} before upgrading it ({exc}); it was left untouched"
+        ) from None
     return target
 
 
@@ -287,18 +369,22 @@ def connect(path: Path) -> tuple[sqlite3.Connection, Path | None]:
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as exc:
-        raise WorkbenchError(f"cannot open the session database {path}: {exc}") from None
+        raise environment_error(path, exc) or WorkbenchError(
+            f"cannot open the session database {path}: {exc}"
+        ) from None
     try:
         retrying(lambda: _configure(conn), path)
         if version < SCHEMA_VERSION:
             retrying(lambda: _migrate(conn, path), path)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        named = environment_error(path, exc)
         if backup is not None:
+            why = str(named) if named is not None else str(exc)
             raise WorkbenchError(
-                f"could not upgrade the session database {path} ({exc}); a copy is at {backup}"
+                f"could not upgrade the session database {path} ({why}); a copy is at {backup}"
             ) from None
-        raise damaged_error(path, exc) from None
+        raise named or damaged_error(path, exc) from None
     except BaseException:
         conn.close()
         raise

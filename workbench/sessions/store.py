@@ -118,6 +118,9 @@ class SessionStore(ReplyWriter):
         text = str(exc)
         if "malformed" in text or "not a database" in text:
             return db.damaged_error(self.path, exc)
+        named = db.environment_error(self.path, exc)  # a disk that filled up or went read-only
+        if named is not None:
+            return named
         return WorkbenchError(f"the session database {self.path} failed: {text}")
 
     def _transaction(self, begin: str, action: Callable[[sqlite3.Connection], T]) -> T:
