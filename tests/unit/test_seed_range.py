@@ -34,3 +34,22 @@ def test_every_seed_in_range_is_accepted_and_samples(seed):
     tiny = tiny_loaded()
     steps = list(Generation(Decoder(tiny, tiny.tokenizer("Once").input_ids), Sampler(settings)))
     assert len(steps) == 2
+
+
+def test_the_cli_refuses_a_seed_of_2_64_in_one_line_before_loading():
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "generate", "x", "--seed", "18446744073709551616"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("workbench: error: seed must be"), result.stderr
+    assert str(MAX_SEED) in lines[0]
