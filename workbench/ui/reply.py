@@ -127,7 +127,7 @@ class Reply:
         """New sampling settings from the next token on; a paused token is re-weighted now."""
         self.sampling = settings
         self._inbox.put(("sampling", settings))
-        self.chooser.request_reweight(settings)
+        self.chooser.request_reweight(settings)  # the engine thread re-weights a waiting token
 
     def set_top_k(self, top_k: int) -> None:
         self._inbox.put(("top_k", top_k))
@@ -147,13 +147,7 @@ class Reply:
             except queue.Empty:
                 return
             if kind == "sampling":
-                update = getattr(generation, "update_sampling", None)  # TODO(lead): engine handoff
-                if update is not None:
-                    update(value)  # keeps the seeded random stream going
-                else:
-                    from workbench.engine.sampling import Sampler
-
-                    generation.sampler = Sampler(value)
+                generation.update_sampling(value)  # keeps the reply's seeded random stream going
             elif kind == "top_k":
                 generation.top_k = value
 
@@ -199,7 +193,9 @@ class Reply:
             result = ReplyResult(text, "error", {}, f"{type(exc).__name__}: {exc}")
         self.result = result
         self.done.set()
-        self._post(GenerationEnded(self.turn.id, result.text, result.finish_reason, result.stats, result.error))
+        self._post(
+            GenerationEnded(self.turn.id, result.text, result.finish_reason, result.stats, result.error)
+        )
 
 
 def _stats(generation: Any, decoder: Any) -> dict[str, Any]:
