@@ -13,8 +13,14 @@ from pathlib import Path
 
 class TmuxApp:
     def __init__(
-        self, args: list[str], width: int = 80, height: int = 24, env: dict[str, str] | None = None
+        self,
+        args: list[str],
+        width: int = 80,
+        height: int = 24,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
     ) -> None:
+        """Run ``python -m workbench ARGS``, or ``program + ARGS`` (e.g. the console script or make)."""
         self.name = f"wb-{uuid.uuid4().hex[:8]}"
         self.width, self.height = width, height
         environment = {**os.environ, **(env or {}), "TERM": "xterm-256color", "COLORTERM": "truecolor"}
@@ -23,7 +29,9 @@ class TmuxApp:
             for k, v in environment.items()
             if k.startswith(("WORKBENCH", "HF_", "TOKENIZERS", "PATH", "HOME", "TERM", "COLORTERM", "PYTHON"))
         )
-        command = f"env {exports} {shlex.quote(sys.executable)} -m workbench {' '.join(shlex.quote(a) for a in args)}"
+        argv = [*(program or [sys.executable, "-m", "workbench"]), *args]
+        # exec: the pane's process is the program itself, so its exit status is the pane's
+        command = f"exec env {exports} {' '.join(shlex.quote(a) for a in argv)}"
         subprocess.run(
             ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command],
             check=True,
@@ -68,6 +76,17 @@ class TmuxApp:
         )
         return result.stdout.strip() == "1"
 
+    def info(self, fmt: str) -> str:
+        """A tmux format about the pane, e.g. ``#{pane_pid}``, ``#{alternate_on}``."""
+        result = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", self.name, fmt], capture_output=True, text=True
+        )
+        return result.stdout.strip()
+
+    def pids(self) -> list[int]:
+        """The pane's process and all its descendants (read from /proc)."""
+        return process_tree(int(self.info("#{pane_pid}")))
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
@@ -81,3 +100,48 @@ def read_marker(path: Path, timeout: float = 60) -> dict:
             return json.loads(path.read_text())
         time.sleep(0.05)
     raise AssertionError(f"{path} was never written")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def command_line(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def wait_gone(pids: list[int], timeout: float) -> float:
+    """Seconds until every pid is gone; raises after ``timeout`` naming those still running."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not any(alive(pid) for pid in pids):
+            return time.monotonic() - start
+        time.sleep(0.02)
+    left = [f"{pid} {command_line(pid)}" for pid in pids if alive(pid)]
+    raise AssertionError(f"still running {timeout:.0f} s later: {left}")

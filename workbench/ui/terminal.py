@@ -265,6 +265,7 @@ class _Shutdown:
         self.exit_code: int | None = None
         self.handlers_on: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Future[None] | None = None
+        self.settled = False
 
 
 def _shutdown_state(app: App) -> _Shutdown:
@@ -291,6 +292,14 @@ def request_shutdown(app: App, reason: str, exit_code: int) -> None:
     """
     state = _shutdown_state(app)
     if state.reason is not None:
+        return
+    # End of input can come while the app still mounts its widgets: wait for its first frame.
+    if not app.is_running:
+        asyncio.get_running_loop().call_later(0.05, request_shutdown, app, reason, exit_code)
+        return
+    if not state.settled:
+        state.settled = True
+        app.call_after_refresh(request_shutdown, app, reason, exit_code)
         return
     state.reason, state.exit_code = reason, exit_code
     watchdog = threading.Timer(SHUTDOWN_GRACE_S, _force_exit, args=(app, exit_code))
@@ -335,7 +344,8 @@ def install_shutdown_handlers(app: App) -> None:
 def _force_exit(app: App, exit_code: int) -> None:
     """The watchdog: the orderly ending took too long; restore the terminal and end the process."""
     driver = getattr(app, "_driver", None)
-    if isinstance(driver, WorkbenchDriver) and driver.in_application_mode and driver.lost_reason is None:
+    output_lost = isinstance(driver, WorkbenchDriver) and driver._file.lost  # type: ignore[attr-defined]
+    if isinstance(driver, WorkbenchDriver) and driver.in_application_mode and not output_lost:
         # A terminal whose output is blocked must not stop us: write from a thread, briefly.
         writer = threading.Thread(target=_restore_terminal, args=(driver,), daemon=True)
         writer.start()
