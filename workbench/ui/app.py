@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
@@ -33,7 +34,15 @@ from workbench.engine.errors import WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
 from workbench.safetext import safe_line, safe_text
 from workbench.ui.chatting import ChatMixin
-from workbench.ui.messages import LoadProgressed, ModelLoaded, ModelLoadFailed, SessionWriteFailed
+from workbench.ui.messages import (
+    GenerationEnded,
+    LoadProgressed,
+    ModelLoaded,
+    ModelLoadFailed,
+    ReplyPrompted,
+    SessionWriteFailed,
+    StepWaiting,
+)
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
@@ -50,6 +59,18 @@ if TYPE_CHECKING:
 
 FLUSH_HZ = 8  # measured (bench/ui.py): 20 Hz cost ~25% of a core on 2 cores and slowed decoding
 END_WAIT_S = 1.2  # at exit: the most we wait for the reply to stop, then for its save
+# Posted from other threads (or queued behind a user's key), so they can arrive while the app
+# is closing its screens; then they are dropped, and on_unmount saves what must be saved.
+LATE_MESSAGES = (
+    LoadProgressed,
+    ModelLoaded,
+    ModelLoadFailed,
+    GenerationEnded,
+    StepWaiting,
+    ReplyPrompted,
+    SessionWriteFailed,
+    ConversationView.TokenSelected,
+)
 
 
 class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
@@ -176,6 +197,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         await asyncio.to_thread(self.sync.close, END_WAIT_S)
         await asyncio.to_thread(self._release_model, END_WAIT_S)
         self.exit(return_code=exit_code)
+
+    async def _on_message(self, message: Message) -> None:
+        if isinstance(message, LATE_MESSAGES) and not self.is_running:
+            return
+        await super()._on_message(message)
 
     def on_unmount(self) -> None:
         """Any other way out (``app.exit()``, a test's end): still save the reply and the queue."""
@@ -695,4 +721,6 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
 
     def on_session_write_failed(self, message: SessionWriteFailed) -> None:
         self.sync.take_error()
-        self.notify(f"Could not save: {message.error}", title="Session database", severity="error", timeout=15)
+        self.notify(
+            f"Could not save: {message.error}", title="Session database", severity="error", timeout=15
+        )

@@ -16,6 +16,7 @@ the app still works, without saving, and says so once. A failed write is remembe
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -74,10 +75,8 @@ class SessionSync:
         with self._error_lock:
             self._error = error
         if self.on_error is not None:
-            try:
+            with contextlib.suppress(Exception):  # reporting must never kill the writer
                 self.on_error(error)
-            except Exception:  # noqa: BLE001 - reporting must never kill the writer
-                pass
 
     def _queue(self, action: Callable[[], Any]) -> None:
         if self.store is not None and self._writer is not None:

@@ -42,6 +42,12 @@ class ChatInput(TextArea):
         Binding("up", "edit_last", "Edit last"),
         Binding("tab", "focus_conversation", "Token cursor", show=False),
         Binding(NEWLINE_KEYS, "newline", "New line", show=False),
+        # TextArea selects a word/line/all on F5/F6/F7 and redoes on Ctrl+Y; in the message
+        # box these keys keep the app's meaning (sessions, heat map, step mode, copy).
+        Binding("f5", "app.sessions", "Sessions", show=False),
+        Binding("f6", "app.toggle_heatmap", "Heat map", show=False),
+        Binding("f7", "app.toggle_step_mode", "Step mode", show=False),
+        Binding("ctrl+y", "app.copy", "Copy", show=False),
     ]
 
     @dataclass
