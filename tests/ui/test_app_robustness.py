@@ -160,3 +160,22 @@ async def test_a_model_that_fails_to_load_is_not_saved_to_the_config():
     config, problems = load_config(paths.config_file())
     assert not problems
     assert config.model.model != "/no/such/model-folder"
+
+
+async def test_two_model_changes_in_a_row_end_with_the_second(tiny_folder):
+    """Found in tmux: a second load asked for while the first runs took the first's settings."""
+    app = WorkbenchApp(greedy_config(), autoload=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        old = tiny_loaded.__wrapped__()
+        await start_with_model(app, pilot, old)
+        app.post_message(SettingsPane.LoadRequested(LoadSettings(model="/no/such/first-choice")))
+        app.post_message(
+            SettingsPane.LoadRequested(LoadSettings(model=str(tiny_folder), device="cpu", dtype="float32"))
+        )
+        await wait_until(pilot, lambda: app.loaded is not old and app.model_ready, timeout=120)
+        assert app.load_settings.model == str(tiny_folder)
+        assert app.loaded.settings.model == str(tiny_folder)
+        await pilot.pause(0.2)
+        assert not any("Could not load" in text for text in notifications(app))
+        await send(app, pilot, "Which model answers?")
+        assert app.conversation.last("assistant").status == "complete"

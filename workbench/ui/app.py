@@ -305,7 +305,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self._settings_pane.set_load_state(f"Loading {settings.model}…")
         self._load_worker(settings)
 
-    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    @work(thread=True, group="model", exit_on_error=False)  # not exclusive: every load reports back
     def _load_worker(self, settings: LoadSettings) -> None:
         try:
             from workbench.engine import runner
@@ -314,28 +314,33 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             progress = lambda p: self.post_message(LoadProgressed(p.stage, p.fraction))  # noqa: E731
             loaded = runner.run(load_model, settings, progress=progress)  # on the one torch thread
         except WorkbenchError as exc:
-            self.post_message(ModelLoadFailed(str(exc)))
+            self.post_message(ModelLoadFailed(str(exc), settings))
         except Exception as exc:  # noqa: BLE001 - any failure is shown, the app stays up
             self.post_message(
-                ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}")
+                ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}", settings)
             )
         else:
-            self.post_message(ModelLoaded(loaded))
+            self.post_message(ModelLoaded(loaded, settings))
 
     def on_load_progressed(self, message: LoadProgressed) -> None:
         self.status.show_progress(message.stage, message.fraction)
         percent = f" {message.fraction:.0%}" if message.fraction is not None else ""
         self._settings_pane.set_load_state(f"{message.stage}{percent}")
 
+    def _superseded(self, request: LoadSettings | None) -> bool:
+        """A load asked for before the latest one (the user changed the model again)."""
+        return request is not None and self._loading is not None and request is not self._loading
+
     def on_model_loaded(self, message: ModelLoaded) -> None:
-        if self._ending:
+        from workbench.engine import runner
+
+        if self._ending or self._superseded(message.request):
+            runner.submit(self._release_on_engine, message.loaded)  # nobody will use it
             return
         old, self.loaded = self.loaded, message.loaded
-        settings = self._loading or self.load_settings
+        settings = message.request or self._loading or self.load_settings
         self._loading = None
         if old is not None and old is not self.loaded:
-            from workbench.engine import runner
-
             runner.submit(self._release_on_engine, old)  # after any job still using it
         # Only a model that loaded becomes the default and the session's model.
         self.load_settings = self._loaded_settings = settings
@@ -364,6 +369,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             self._start_reply(turn)
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
+        if self._superseded(message.request):
+            return  # a newer load is on its way; this one's failure no longer matters
         self._loading = None
         if self._loaded_settings is not None:
             self.load_settings = self._loaded_settings  # the model still running stays the default

@@ -20,15 +20,19 @@ class LoadProgressed(Message):
 
 
 class ModelLoaded(Message):
-    def __init__(self, loaded: Any) -> None:  # a workbench.engine.loading.LoadedModel
+    """``request``: the LoadSettings asked for (None: handed over directly, as tests do)."""
+
+    def __init__(self, loaded: Any, request: Any = None) -> None:  # a workbench.engine.loading.LoadedModel
         super().__init__()
         self.loaded = loaded
+        self.request = request
 
 
 class ModelLoadFailed(Message):
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, request: Any = None) -> None:
         super().__init__()
         self.error = error
+        self.request = request
 
 
 class GenerationEnded(Message):
