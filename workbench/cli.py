@@ -24,7 +24,15 @@ def _model_options() -> argparse.ArgumentParser:
         "a local model folder, or a .gguf file (default: the config's model, else 'default')",
     )
     group.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    group.add_argument("--dtype", default=None, help="auto, float32, bfloat16 or float16 (default: auto)")
+    group.add_argument(
+        "--dtype",
+        default=None,
+        help="auto, float32, bfloat16 or float16 (default: auto, the same at every launch of one machine: "
+        "bfloat16 on GPUs that support it, else float16; float16 on MPS; on the CPU bfloat16 where it has "
+        "native bfloat16 (AVX512-BF16, AMX or Arm BF16 in /proc/cpuinfo), else float32; where the flags "
+        "cannot be read, measured once and kept per machine and torch version; the app's status line and "
+        "probe/generate --json say which was chosen and why)",
+    )
     group.add_argument(
         "--trust-remote-code",
         action="store_true",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from rich.text import Text
@@ -65,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    "model": loaded.source.display_name,
+                    "device": loaded.plan.label,
+                    "dtype": loaded.dtype_name,
+                    "provenance": loaded.provenance(),
                     "prompt_ids": list(prompt.ids),
                     "text": generation.text,
                     "finish_reason": generation.finish_reason,
@@ -77,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
                             "p": s.p,
                             "q": s.q,
                             "rank": s.rank,
+                            "entropy_nats": s.entropy,
+                            "entropy_bits": s.entropy / math.log(2),
                             "chosen_by": s.chosen_by,
                         }
                         for s in generation.steps

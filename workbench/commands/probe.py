@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from rich.table import Table
 from rich.text import Text
@@ -58,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
                     "model": loaded.source.display_name,
                     "device": loaded.plan.label,
                     "dtype": loaded.dtype_name,
+                    "provenance": loaded.provenance(),
                     "prompt_ids": list(prompt.ids),
                     "entropy_nats": dist.entropy,
+                    "entropy_bits": dist.entropy / math.log(2),
                     "candidates": [
                         {
                             "rank": r,
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(
         Text(
-            f"entropy of p: {dist.entropy / 0.6931471805599453:.3f} bits; q: {describe(sampler.settings)}",
+            f"entropy of p: {dist.entropy / math.log(2):.3f} bits ({dist.entropy:.3f} nats); "
+            f"q: {describe(sampler.settings)}",
             style="dim",
         )
     )

@@ -1,13 +1,19 @@
-"""Which device and dtype a model is loaded onto. ``auto`` picks what is fastest and safe."""
+"""Which device and dtype a model is loaded onto. ``auto`` picks what is fastest and safe,
+and the same on every launch of one machine."""
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import platform
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
 
 import torch
 
+from workbench import paths
 from workbench.engine.errors import SettingsError
 
 
@@ -66,51 +72,136 @@ def plan_device(
 
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# /proc/cpuinfo flags that mean native bfloat16 arithmetic (x86 AVX512-BF16 / AMX, Arm BF16).
+NATIVE_BF16_FLAGS = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16", "bf16": "Arm BF16"}
+DECISION_FILE = "dtype-decision.json"
+
+
+@dataclass(frozen=True, slots=True)
+class DtypeChoice:
+    """The dtype a model loads in, and why, in one short line (shown in the status line)."""
+
+    dtype: torch.dtype
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
 
 
 def plan_dtype(requested: str, plan: DevicePlan) -> torch.dtype:
-    """Resolve ``auto|float32|bfloat16|float16``.
+    """Resolve ``auto|float32|bfloat16|float16`` (see :func:`choose_dtype`)."""
+    return choose_dtype(requested, plan).dtype
 
-    ``auto``: bfloat16 on GPUs that support it (float16 otherwise), float16 on MPS, and on
-    the CPU bfloat16 only where a quick measurement shows it decodes faster than float32
-    (true on CPUs with AVX512-BF16/AMX; emulated bfloat16 is slower than float32).
+
+def choose_dtype(requested: str, plan: DevicePlan) -> DtypeChoice:
+    """Resolve ``auto|float32|bfloat16|float16``, with the reason.
+
+    ``auto`` gives the same answer at every launch on one machine (never a timing taken at
+    load, which a busy machine would flip): bfloat16 on GPUs that support it (float16
+    otherwise), float16 on MPS; on the CPU bfloat16 where the CPU has native bfloat16
+    instructions (AVX512-BF16 or AMX on x86, BF16 on Arm, read from ``/proc/cpuinfo``),
+    float32 where it has not. Where the CPU's flags cannot be read (macOS, Windows), one
+    measurement decides, kept in the cache folder per machine and torch version.
     """
     if requested != "auto":
         try:
-            return _DTYPES[requested]
+            return DtypeChoice(_DTYPES[requested], f"{requested}: as requested (dtype setting)")
         except KeyError:
             raise SettingsError(
                 f"dtype must be one of auto, float32, bfloat16, float16, not {requested!r}"
             ) from None
     if plan.device_map or plan.device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if torch.cuda.is_bf16_supported():
+            return DtypeChoice(torch.bfloat16, "bfloat16: this GPU supports it")
+        return DtypeChoice(torch.float16, "float16: this GPU has no bfloat16")
     if plan.device == "mps":
-        return torch.float16
-    return torch.bfloat16 if cpu_bfloat16_is_faster() else torch.float32
+        return DtypeChoice(torch.float16, "float16: Apple MPS")
+    return cpu_dtype()
 
 
-@lru_cache(maxsize=1)
-def cpu_bfloat16_is_faster() -> bool:
-    """Time a decode-shaped matrix-vector product in both dtypes (about 0.1 s, once per process).
+def cpu_dtype(flags: frozenset[str] | None = None) -> DtypeChoice:
+    """``auto`` on the CPU: from the CPU's flags (``None`` reads them), else measured once."""
+    if flags is None:
+        flags = cpu_flags()
+    if flags is not None:
+        native = [label for flag, label in NATIVE_BF16_FLAGS.items() if flag in flags]
+        if native:
+            return DtypeChoice(torch.bfloat16, f"bfloat16: {' and '.join(native)} on this CPU")
+        return DtypeChoice(
+            torch.float32, "float32: this CPU has no native bfloat16 (no AVX512-BF16, AMX or Arm BF16)"
+        )
+    return measured_cpu_dtype()
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> frozenset[str] | None:
+    """The CPU's feature flags (x86 ``flags``, Arm ``Features``); ``None`` where unreadable."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                name, sep, value = line.partition(":")
+                if sep and name.strip().lower() in {"flags", "features"}:
+                    return frozenset(value.split())
+    except OSError:
+        return None
+    return None
+
+
+def machine_key() -> str:
+    """One machine and torch build: a measured decision is kept per key."""
+    return "|".join(
+        [platform.node(), platform.system(), platform.machine(), platform.processor(), torch.__version__]
+    )
+
+
+def measured_cpu_dtype(decision_file: Path | None = None) -> DtypeChoice:
+    """Measure bfloat16 against float32 once per machine and torch version; later launches
+    read the decision kept in ``<cache>/dtype-decision.json``."""
+    path = decision_file or paths.cache_dir() / DECISION_FILE
+    key = machine_key()
+    try:
+        decisions = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(decisions, dict):
+            decisions = {}
+    except (OSError, ValueError):
+        decisions = {}
+    kept = decisions.get(key)
+    if isinstance(kept, dict) and kept.get("dtype") in ("bfloat16", "float32"):
+        return DtypeChoice(_DTYPES[kept["dtype"]], str(kept.get("reason") or kept["dtype"]))
+    ratio = bfloat16_speedup()
+    dtype = "bfloat16" if ratio > 1.25 else "float32"
+    reason = f"{dtype}: measured once {datetime.date.today().isoformat()}: bf16 {ratio:.1f}x float32"
+    decisions[key] = {"dtype": dtype, "reason": reason, "speedup": round(ratio, 3)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(decisions, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: the decision holds for this process only
+        pass
+    return DtypeChoice(_DTYPES[dtype], reason)
+
+
+def bfloat16_speedup(rounds: int = 9) -> float:
+    """How much faster a decode-shaped matrix-vector product runs in bfloat16 than in float32.
 
     Decoding one token is memory-bound matrix-vector work, so halving the bytes per weight
-    pays off only where the CPU has native bfloat16 kernels.
+    pays off only where the CPU has native bfloat16 kernels. The two dtypes alternate, and
+    the best round of each counts, so a burst of load hits both alike.
     """
     x32 = torch.randn(1, 2048)
     w32 = torch.randn(4096, 2048)
     x16, w16 = x32.to(torch.bfloat16), w32.to(torch.bfloat16)
-
-    def best(x: torch.Tensor, w: torch.Tensor) -> float:
+    best = {torch.float32: float("inf"), torch.bfloat16: float("inf")}
+    for x, w in ((x32, w32), (x16, w16)):
         torch.nn.functional.linear(x, w)  # warm-up
-        times = []
-        for _ in range(5):
+    for _ in range(rounds):
+        for x, w in ((x32, w32), (x16, w16)):
             start = time.perf_counter()
             for _ in range(4):
                 torch.nn.functional.linear(x, w)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    return best(x16, w16) < 0.8 * best(x32, w32)
+            best[x.dtype] = min(best[x.dtype], time.perf_counter() - start)
+    return best[torch.float32] / max(best[torch.bfloat16], 1e-9)
 
 
 def memory_in_use(plan: DevicePlan) -> str:

@@ -26,7 +26,7 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from workbench import paths
-from workbench.engine.devices import DevicePlan, plan_device, plan_dtype
+from workbench.engine.devices import DevicePlan, choose_dtype, plan_device
 from workbench.engine.errors import ModelLoadError, ModelSourceError, WorkbenchError
 from workbench.engine.progress import (
     LoadProgress,
@@ -55,7 +55,9 @@ class LoadedModel:
     load_seconds: float
     from_cache: bool = False
     eos_token_ids: frozenset[int] = field(default_factory=frozenset)
+    dtype_reason: str = ""  # why this dtype, in one short line, e.g. "bfloat16: AMX-BF16 on this CPU"
     _table: Any = None
+    _provenance: dict[str, Any] | None = None
 
     @property
     def table(self) -> Any:
@@ -81,6 +83,7 @@ class LoadedModel:
             dtype=next(model.parameters()).dtype,
             load_seconds=0.0,
             eos_token_ids=_eos_ids(model, tokenizer),
+            dtype_reason=f"{str(next(model.parameters()).dtype).removeprefix('torch.')}: as built by the caller",
         )
 
     @property
@@ -105,6 +108,21 @@ class LoadedModel:
     def vocab_size(self) -> int:
         return len(self.tokenizer)
 
+    def provenance(self) -> dict[str, Any]:
+        """What ran, for sessions, exports and ``--json``: never ``auto`` or ``default``.
+
+        Keys: ``model`` (display name), ``source`` (bundled|hub|folder|gguf), ``location`` (hub
+        id or resolved folder), ``file`` (the .gguf name, GGUF sources), ``revision`` (hub
+        commit in the local cache), ``sha256`` ({file name: hex} of the .gguf or weights files,
+        hashed once per file and cached), ``device``, ``dtype``, ``dtype_reason``, ``torch``,
+        ``transformers``. Computed on first call, then kept.
+        """
+        if self._provenance is None:
+            from workbench.engine.provenance import provenance_record
+
+            self._provenance = provenance_record(self)
+        return dict(self._provenance)
+
     def release(self) -> None:
         """Drop the weights and return accelerator memory (before loading another model)."""
         self.model = None  # type: ignore[assignment]
@@ -120,7 +138,8 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
     quiet_libraries()
     source = resolve_source(settings.model)
     plan = plan_device(settings.device)
-    dtype = plan_dtype(settings.dtype, plan)
+    choice = choose_dtype(settings.dtype, plan)
+    dtype = choice.dtype
     started = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -154,6 +173,7 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
         load_seconds=time.perf_counter() - started,
         from_cache=from_cache,
         eos_token_ids=_eos_ids(model, tokenizer),
+        dtype_reason=choice.reason,
     )
 
 
