@@ -44,7 +44,9 @@ def test_cpu_flags_decide_without_timing(monkeypatch):
     arm = cpu_dtype(frozenset({"fp", "asimd", "bf16"}))
     assert arm.dtype is torch.bfloat16 and "Arm BF16" in arm.reason
     plain = cpu_dtype(frozenset({"avx2", "avx512f", "fma"}))
-    assert plain.dtype is torch.float32 and plain.reason.startswith("float32: this CPU has no native bfloat16")
+    assert plain.dtype is torch.float32 and plain.reason.startswith(
+        "float32: this CPU has no native bfloat16"
+    )
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

@@ -100,6 +100,9 @@ MIGRATIONS: list[list[str]] = [
         # index what v1 saved (not 'rebuild': that would index streaming rows too)
         "INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages WHERE status != 'streaming'",
     ],
+    [  # 3: what the session's model really was (LoadedModel.provenance(): source, hash, device, dtype)
+        "ALTER TABLE sessions ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

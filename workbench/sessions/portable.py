@@ -4,6 +4,8 @@ The JSON export (``"format": "workbench-session"``, ``"version": 1``)::
 
     {"format", "version", "title", "model",
      "settings": {"load": {...}, "sampling": {...}, "ui": {...}},
+     "provenance": {"model", "source", "location", "file", "revision" | "sha256",
+                    "device", "dtype", "dtype_reason", "torch", "transformers"},  # when recorded
      "created", "updated",                    # ISO 8601, UTC
      "messages": [{"role", "content"}, ...],  # the active branch: chat-template / OpenAI format
      "tree": [{"id", "parent_id", "role", "content", "status", "created", "stats", "sampling"}],
@@ -60,7 +62,8 @@ def step_to_dict(step: TokenStep) -> dict[str, Any]:
         "p": step.p,
         "q": step.q,
         "rank": step.rank,
-        "entropy": step.entropy,
+        "entropy_nats": step.entropy,  # of p; the importer also takes "entropy" (nats)
+        "entropy_bits": step.entropy / math.log(2),
         "chosen_by": step.chosen_by,
         "kind": step.kind,
         "is_end": step.is_end,
@@ -85,6 +88,8 @@ def export_session(store: SessionStore, session_id: int, *, include_tokens: bool
         "tree": [_tree_entry(m) for m in tree],
         "active_leaf_id": branch[-1].id if branch else None,
     }
+    if session.provenance:
+        data["provenance"] = session.provenance
     if include_tokens:
         position = {m.id: i for i, m in enumerate(branch)}
         data["tokens"] = [
@@ -150,6 +155,24 @@ def settings_summary(load: dict[str, Any], sampling: dict[str, Any]) -> list[str
     return lines
 
 
+def provenance_line(record: dict[str, Any]) -> str:
+    """What ran, in one line: ``SmolLM2 (bundled …/x.gguf, sha256 0123abcd…) on cpu in bfloat16``."""
+    where = str(record.get("location", ""))
+    if record.get("file"):
+        where = f"{where}/{record['file']}"
+    detail = [f"{record.get('source', '?')} {where}".strip()]
+    if record.get("revision"):
+        detail.append(f"revision {record['revision']}")
+    hashes = record.get("sha256")
+    if isinstance(hashes, dict):
+        detail += [f"sha256 {name}: {digest}" for name, digest in hashes.items()]
+    line = f"{record.get('model', 'unknown model')} ({'; '.join(detail)})"
+    line += f" on {record.get('device', '?')} in {record.get('dtype', '?')}"
+    if record.get("dtype_reason"):
+        line += f" ({record['dtype_reason']})"
+    return line
+
+
 def _stats_line(m: MessageRecord) -> str:
     stats = dict(m.stats)
     if m.token_count and not {"tokens", "token_count"} & set(stats):
@@ -171,6 +194,8 @@ def export_markdown(store: SessionStore, session_id: int) -> str:
         f"- **Created:** {iso(session.created)[:19].replace('T', ' ')} UTC · "
         f"**Updated:** {iso(session.updated)[:19].replace('T', ' ')} UTC"
     )
+    if session.provenance:
+        out.append(f"- **Ran:** {safe_line(provenance_line(session.provenance))}")
     out.extend(f"- {safe_line(line)}" for line in settings_summary(session.load, session.sampling))
     system_prompt = session.ui.get("system_prompt")
     if isinstance(system_prompt, str) and system_prompt and not any(m.role == "system" for m in branch):
@@ -317,6 +342,7 @@ def _common(check: _Check, data: dict[str, Any]) -> dict[str, Any]:
     load = check.typed(settings.get("load") or {}, "settings.load", dict, "an object")
     sampling = check.typed(settings.get("sampling") or {}, "settings.sampling", dict, "an object")
     ui = check.typed(settings.get("ui") or {}, "settings.ui", dict, "an object")
+    provenance = check.typed(data.get("provenance") or {}, "provenance", dict, "an object")
     model = data.get("model")
     model = check.typed(model if model is not None else load.get("model", "default"), "model", str, "text")
     try:  # invalid settings would only fail later, when the session is resumed
@@ -330,6 +356,7 @@ def _common(check: _Check, data: dict[str, Any]) -> dict[str, Any]:
         "load": load,
         "sampling": sampling,
         "ui": ui,
+        "provenance": provenance,
         "created": _time(check, data.get("created"), "created"),
         "updated": _time(check, data.get("updated"), "updated"),
     }
@@ -507,7 +534,7 @@ def _step(check: _Check, data: Any, where: str) -> TokenStep:
         p=number("p"),
         q=number("q"),
         rank=field("rank", int, "a whole number"),
-        entropy=number("entropy"),
+        entropy=number("entropy_nats" if "entropy_nats" in data else "entropy"),
         candidates=tuple(candidates),
         chosen_by=choice("chosen_by", CHOSEN_BY, "sample"),
         kind=choice("kind", KINDS, "text"),  # type: ignore[arg-type]

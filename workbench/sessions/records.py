@@ -27,6 +27,8 @@ class SessionRecord:
     sampling: dict[str, Any] = field(default_factory=dict)
     ui: dict[str, Any] = field(default_factory=dict)
     active_leaf_id: int | None = None
+    # what the model really was when it last ran (LoadedModel.provenance()); {} until recorded
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def load_settings(self) -> LoadSettings:
         """The stored load settings, validated (unknown keys from other versions are ignored)."""

@@ -50,7 +50,9 @@ BRANCH_SQL = (
     f" SELECT {', '.join('m.' + c for c in MESSAGE_COLUMNS.split(', '))}"
     " FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth DESC"
 )
-SESSION_COLUMNS = "id, title, model, created, updated, load_settings, sampling_settings, ui, active_leaf_id"
+SESSION_COLUMNS = (
+    "id, title, model, created, updated, load_settings, sampling_settings, ui, active_leaf_id, provenance"
+)
 
 
 def dump_json(value: Mapping[str, Any] | None) -> str:
@@ -113,6 +115,7 @@ def session_from_row(row: Sequence[Any]) -> SessionRecord:
         sampling=load_json(row[6]),
         ui=load_json(row[7]),
         active_leaf_id=row[8],
+        provenance=load_json(row[9]),
     )
 
 

@@ -202,8 +202,10 @@ class SessionStore(ReplyWriter):
         load: Any = None,
         sampling: Any = None,
         ui: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> int:
-        """A new, empty session; returns its id. Its title comes from the first user message."""
+        """A new, empty session; returns its id. Its title comes from the first user message.
+        ``provenance``: what the model really is (``LoadedModel.provenance()``), when known."""
         now = time.time()
         values = (
             " ".join(title.split()),
@@ -213,12 +215,13 @@ class SessionStore(ReplyWriter):
             dump_json(settings_dict(load)),
             dump_json(settings_dict(sampling)),
             dump_json(ui),
+            dump_json(provenance),
         )
 
         def action(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui,"
+                " provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             return int(cursor.lastrowid or 0)
@@ -335,8 +338,13 @@ class SessionStore(ReplyWriter):
         load: Any = None,
         sampling: Any = None,
         ui: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> None:
-        """Replace the given parts of a session's settings (None leaves a part as it is)."""
+        """Replace the given parts of a session's settings (None leaves a part as it is).
+
+        ``provenance`` is what the loaded model really is (``LoadedModel.provenance()``):
+        the resolved source with its revision or file hash, the device and the dtype.
+        """
         changes: dict[str, Any] = {}
         if model is not None:
             changes["model"] = model
@@ -346,6 +354,8 @@ class SessionStore(ReplyWriter):
             changes["sampling_settings"] = dump_json(settings_dict(sampling))
         if ui is not None:
             changes["ui"] = dump_json(ui)
+        if provenance is not None:
+            changes["provenance"] = dump_json(provenance)
         changes["updated"] = time.time()
         assignments = ", ".join(f"{name} = :{name}" for name in changes)
 
@@ -381,9 +391,9 @@ class SessionStore(ReplyWriter):
             now = time.time()
             title = f"{row[1]} (copy)" if row[1] else ""
             new_id = conn.execute(
-                "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (title, row[2], now, now, row[5], row[6], row[7]),
+                "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui,"
+                " provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, row[2], now, now, row[5], row[6], row[7], row[9]),
             ).lastrowid
             mapping: dict[int, int] = {}
             for m in conn.execute(
@@ -551,6 +561,7 @@ class SessionStore(ReplyWriter):
         load: Any = None,
         sampling: Any = None,
         ui: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, Any] | None = None,
         created: float | None = None,
         updated: float | None = None,
         messages: Sequence[MessageDraft] = (),
@@ -565,8 +576,8 @@ class SessionStore(ReplyWriter):
         def action(conn: sqlite3.Connection) -> int:
             session_id = int(
                 conn.execute(
-                    "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO sessions (title, model, created, updated, load_settings, sampling_settings, ui,"
+                    " provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         " ".join(title.split()),
                         model,
@@ -575,6 +586,7 @@ class SessionStore(ReplyWriter):
                         dump_json(settings_dict(load)),
                         dump_json(settings_dict(sampling)),
                         dump_json(ui),
+                        dump_json(provenance),
                     ),
                 ).lastrowid
                 or 0
