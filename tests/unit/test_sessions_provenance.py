@@ -104,3 +104,18 @@ def test_a_v2_database_gains_the_provenance_column(tmp_path):
         assert s.get_session(1).provenance == {}
         s.update_session_settings(1, provenance=RECORD)
         assert s.get_session(1).provenance == RECORD
+
+
+def test_sessions_show_names_what_ran(capsys, workbench_home, monkeypatch):
+    from workbench.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")
+    with SessionStore() as s:
+        sid = _session(s)
+        s.update_session_settings(sid, provenance=RECORD)
+    assert main(["sessions", "show", str(sid)]) == 0
+    out = capsys.readouterr().out
+    assert "ran: SmolLM2-135M-Instruct (bundled, Q4_1 GGUF) (bundled " in out
+    assert "on cpu in bfloat16" in out
+    assert main(["sessions", "show", str(sid), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["provenance"] == RECORD

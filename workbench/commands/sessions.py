@@ -189,7 +189,7 @@ def _snippet_text(snippet: str | None, spans: tuple[tuple[int, int], ...]) -> Te
 
 
 def _show(args: argparse.Namespace) -> int:
-    from workbench.sessions.portable import export_session, settings_summary, to_json
+    from workbench.sessions.portable import export_session, provenance_line, settings_summary, to_json
 
     with _store() as store:
         session_id = store.resolve(args.session)
@@ -207,6 +207,8 @@ def _show(args: argparse.Namespace) -> int:
             style="dim",
         )
     )
+    if session.provenance:
+        console.print(_text("ran: " + safe_line(provenance_line(session.provenance)), style="dim"))
     for line in settings_summary(session.load, session.sampling):
         console.print(_text(safe_line(line), style="dim"))
     for m in messages:
