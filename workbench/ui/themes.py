@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from textual.app import App
@@ -53,23 +53,26 @@ VARIABLE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 VARIABLE_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9_#%.,() -]+$")
 
 
-def theme_folders() -> list[Path]:
+def theme_folders() -> list[Traversable]:
     """Where themes come from, in override order: shipped with the app, then the user's."""
     return [paths.bundled_themes_dir(), paths.user_themes_dir()]
 
 
-def load_theme_files(folders: Iterable[Path]) -> tuple[list[Theme], list[str]]:
+def load_theme_files(folders: Iterable[Traversable]) -> tuple[list[Theme], list[str]]:
     """Every valid theme in ``folders`` (later folders override earlier ones by name), and the problems.
 
-    Missing folders are skipped quietly: the user's themes folder usually does not exist.
+    A folder is a ``Path`` or any ``importlib.resources`` ``Traversable`` (the bundled themes
+    are package data). Missing folders are skipped quietly: the user's themes folder usually
+    does not exist.
     """
     themes: dict[str, Theme] = {}
     problems: list[str] = []
     for folder in folders:
         if not folder.is_dir():
             continue
-        seen_here: dict[str, Path] = {}
-        for path in sorted(folder.glob("*.toml")):
+        seen_here: dict[str, Traversable] = {}
+        toml_files = (entry for entry in folder.iterdir() if entry.name.endswith(".toml") and entry.is_file())
+        for path in sorted(toml_files, key=lambda entry: entry.name):
             theme, file_problems = load_theme_file(path)
             problems.extend(file_problems)
             if theme is None:
@@ -84,7 +87,7 @@ def load_theme_files(folders: Iterable[Path]) -> tuple[list[Theme], list[str]]:
     return list(themes.values()), problems
 
 
-def load_theme_file(path: Path) -> tuple[Theme | None, list[str]]:
+def load_theme_file(path: Traversable) -> tuple[Theme | None, list[str]]:
     """One theme file: the theme (None if unusable) and ``"file: reason"`` problems."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -126,7 +129,7 @@ def theme_from_dict(data: dict[str, Any]) -> Theme:
     return theme
 
 
-def register_themes(app: App[Any], folders: Iterable[Path] | None = None) -> list[str]:
+def register_themes(app: App[Any], folders: Iterable[Traversable] | None = None) -> list[str]:
     """Register every valid theme on ``app``; return the problems for one notification.
 
     Call before setting ``app.theme`` to one of them (registering does not re-apply the
