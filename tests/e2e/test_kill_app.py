@@ -81,7 +81,9 @@ def test_kill_minus_9_while_generating_and_saving_loses_nothing_completed(tiny_f
         for killer in killers:
             killer.join(60)
         for writer in writers:
-            assert "database is locked" not in writer.stderr
+            # app_writer.py writes a failed session write or an unhandled exception to stderr
+            # as it happens, so these hold even though the process was killed.
+            assert "session write failed" not in writer.stderr, writer.stderr[-2000:]
             assert "Traceback" not in writer.stderr, writer.stderr[-2000:]
             saved.extend(writer.saved)
 

@@ -58,7 +58,12 @@ if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
 
 FLUSH_HZ = 8  # measured (bench/ui.py): 20 Hz cost ~25% of a core on 2 cores and slowed decoding
-END_WAIT_S = 1.2  # at exit: the most we wait for the reply to stop, then for its save
+# At exit, within the 2 s a signal or a lost terminal allows (ui/terminal.py's watchdog ends
+# the process after 1.5 s): the most we wait for the reply to stop, for the queued session
+# writes, and for the model's release (after which the process ends anyway).
+REPLY_STOP_WAIT_S = 0.6
+SAVE_WAIT_S = 0.6
+RELEASE_WAIT_S = 0.2
 # Posted from other threads (or queued behind a user's key), so they can arrive while the app
 # is closing its screens; then they are dropped, and on_unmount saves what must be saved.
 LATE_MESSAGES = (
@@ -184,7 +189,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         reply = self.reply
         if reply is not None:
             reply.stop()
-            await asyncio.to_thread(reply.done.wait, END_WAIT_S)
+            await asyncio.to_thread(reply.done.wait, REPLY_STOP_WAIT_S)
             if reply.result is None:  # still inside a forward pass: keep what reached us
                 from workbench.ui.reply import ReplyResult
 
@@ -194,8 +199,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
                     {"interrupted": True},
                 )
             self._finish_reply(reply)
-        await asyncio.to_thread(self.sync.close, END_WAIT_S)
-        await asyncio.to_thread(self._release_model, END_WAIT_S)
+        await asyncio.to_thread(self.sync.close, SAVE_WAIT_S)
+        await asyncio.to_thread(self._release_model, RELEASE_WAIT_S)
         self.exit(return_code=exit_code)
 
     async def _on_message(self, message: Message) -> None:
@@ -208,13 +213,13 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         reply = self.reply
         if reply is not None and not reply.finished:
             reply.stop()
-            reply.done.wait(END_WAIT_S)
+            reply.done.wait(REPLY_STOP_WAIT_S)
             if reply.result is None:
                 from workbench.ui.reply import ReplyResult
 
                 reply.result = ReplyResult(reply.turn.content, "cancelled", {"interrupted": True})
             self._record_end(reply)
-        self.sync.close(END_WAIT_S)
+        self.sync.close(SAVE_WAIT_S)
 
     def _release_model(self, timeout: float) -> None:
         loaded, self.loaded = self.loaded, None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from workbench.engine.prompts import Prompt
     from workbench.ui.reply import Reply
 
-CHAT_PLACEHOLDER = "Message {name}… (Enter sends, ↑ edits the last)"
+CHAT_PLACEHOLDER = "Message {name}… (Enter sends, Ctrl+J new line, ↑ edits the last)"
 COMPLETION_PLACEHOLDER = "Text to continue… (Enter continues; empty Enter continues the document)"
 
 
