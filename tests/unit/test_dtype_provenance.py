@@ -177,3 +177,17 @@ def test_ten_launches_half_next_to_a_busy_loop_report_one_dtype(tiny_folder):
         assert report["provenance"]["source"] == "folder"
         assert "model.safetensors" in report["provenance"]["sha256"]
         assert report["entropy_bits"] == pytest.approx(report["entropy_nats"] / 0.6931471805599453)
+
+
+def test_generate_json_records_what_ran_and_labels_entropy(tiny_folder, capsys):
+    from workbench.cli import main
+
+    code = main(
+        ["generate", "Once", "--model", str(tiny_folder), "--json", "--greedy", "--max-new-tokens", "3"]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["provenance"]["source"] == "folder" and data["provenance"]["dtype"] == data["dtype"]
+    assert data["dtype"] in ("float32", "bfloat16") and data["device"] == "cpu"
+    token = data["tokens"][0]
+    assert token["entropy_bits"] == pytest.approx(token["entropy_nats"] / 0.6931471805599453)
