@@ -3,8 +3,9 @@
 Prints, measured side by side in one run:
 - re-weighting a paused distribution under new sampling settings (no forward pass) against
   computing it afresh with a forward pass over the whole sequence;
-- switching the decoder to a sibling branch that shares a prefix (KV cache reused) against
-  a fresh prefill of the same sequence;
+- switching the decoder to another branch that shares a prefix (KV cache reused) against a
+  fresh prefill of the same sequence, for a one-token switch (siblings that differ in their
+  last token) and a long one (branches that part at reply token 16 of 64), reported apart;
 - switching branches in the running app (the [ key) until the screen shows the other branch.
 
     python bench/branches.py [--reply-tokens 64] [--repeat 20]
@@ -68,23 +69,35 @@ def engine_numbers(loaded, reply_tokens: int, repeat: int) -> None:
         f"(fresh forward pass over the sequence {median_ms(fresh):7.1f} ms, {median_ms(fresh) / median_ms(reweight):.0f}x)"
     )
 
-    # 2. switch to a sibling branch (differs from reply token 16 on) vs a fresh prefill
-    branch_at = min(16, len(reply) - 1)
-    sibling = list(prompt.ids) + reply[:branch_at] + [dist.candidates[1].token_id]
-    switch, prefill = [], []
-    for n in range(repeat):
-        target = sibling if n % 2 == 0 else sequence
-        start = time.perf_counter()
-        decoder.reset_to(target)
-        decoder.distribution(greedy, 10)
-        switch.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        Decoder(loaded, target).distribution(greedy, 10)
-        prefill.append(time.perf_counter() - start)
-    print(
-        f"switch branch in the decoder:     {median_ms(switch):7.1f} ms  "
-        f"(fresh prefill {median_ms(prefill):7.1f} ms, {median_ms(prefill) / median_ms(switch):.1f}x faster)"
-    )
+    # 2. switch branches in the decoder vs a fresh prefill of the same sequence, for two kinds
+    # of switch measured apart: siblings that differ in the last token only (one token to
+    # recompute, what picking another candidate for the newest token costs) and branches that
+    # part at reply token 16 (the KV cache is cropped there and the rest recomputed)
+    alt_last = next(c.token_id for c in dist.candidates if c.token_id != sequence[-1])
+    part_at = min(16, len(reply) - 1)
+    alt_part = next(c.token_id for c in dist.candidates if c.token_id != reply[part_at])
+    short = list(prompt.ids) + reply[:part_at] + [alt_part]
+    cases = {
+        "one token (last token differs)": (sequence[:-1] + [alt_last], sequence),
+        f"long ({len(sequence) - len(prompt.ids) - part_at} tokens recomputed)": (short, sequence),
+    }
+    for label, (other, target) in cases.items():
+        switch, prefill = [], []
+        for _ in range(repeat):
+            decoder.reset_to(other)  # not timed: where the switch starts from
+            decoder.distribution(greedy, 10)
+            start = time.perf_counter()
+            decoder.reset_to(target)
+            decoder.distribution(greedy, 10)
+            switch.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            Decoder(loaded, target).distribution(greedy, 10)
+            prefill.append(time.perf_counter() - start)
+        print(
+            f"switch branch in the decoder, {label}: {median_ms(switch):7.1f} ms  "
+            f"(fresh prefill of the {len(target)} tokens {median_ms(prefill):7.1f} ms, "
+            f"{median_ms(prefill) / median_ms(switch):.1f}x faster; {repeat} runs, median)"
+        )
 
 
 async def app_numbers(loaded, repeat: int) -> None:

@@ -1,16 +1,25 @@
 """Decode throughput of the engine against model.generate, and cold vs cached load time.
 
-Same model, prompt and settings in one run; the runs alternate so that drift in machine
-speed hits every variant alike. Prints tokens/s and each ratio to ``model.generate``.
+Same model, prompt and settings in one run. Each round runs every variant once; the order
+rotates from round to round (and reverses every other round), so that neither warm caches
+nor drift in machine speed favour one variant. Prints the median tokens/s, each variant's
+token count, and the median of the per-round ratios to ``model.generate``.
 
-    python bench/decode.py [--model default] [--dtype auto] [--tokens 128] [--rounds 3]
+Load times: the first load (GGUF de-quantised into an empty cache) and the second load (from
+that cache) each run in a new Python process, as a user's next launch would: a second load
+in the same process would find the files in the page cache and torch already imported.
+
+    python bench/decode.py [--model default] [--dtype auto] [--tokens 128] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -54,26 +63,38 @@ def time_engine(loaded, ids, settings: SamplingSettings, top_k: int) -> tuple[fl
     return time.perf_counter() - start, count
 
 
+def load_once(args) -> dict:
+    """One load in this process (the child side of :func:`load_times`)."""
+    settings = LoadSettings(model=args.model, device=args.device, dtype=args.dtype)
+    start = time.perf_counter()
+    loaded = load_model(settings)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "from_cache": loaded.from_cache, "gguf": loaded.source.gguf_file is not None}
+
+
 def load_times(args) -> tuple[float, float]:
-    """First load (GGUF de-quantised, empty cache) and second load (from the cache)."""
+    """First load (GGUF de-quantised, empty cache) and second load (from the cache), each in a
+    new process; the interpreter start and imports are not counted, the load is."""
     with tempfile.TemporaryDirectory() as home:
-        previous = os.environ.get("WORKBENCH_HOME")
-        os.environ["WORKBENCH_HOME"] = home
-        try:
-            settings = LoadSettings(model=args.model, device=args.device, dtype=args.dtype)
-            start = time.perf_counter()
-            load_model(settings).release()
-            first = time.perf_counter() - start
-            start = time.perf_counter()
-            second_model = load_model(settings)
-            second = time.perf_counter() - start
-            assert second_model.from_cache or second_model.source.gguf_file is None
-        finally:
-            if previous is None:
-                os.environ.pop("WORKBENCH_HOME", None)
-            else:
-                os.environ["WORKBENCH_HOME"] = previous
-    return first, second
+        env = {**os.environ, "WORKBENCH_HOME": home}
+        command = [sys.executable, __file__, "--load-once", "--model", args.model]
+        command += ["--device", args.device, "--dtype", args.dtype]
+        runs = []
+        for _ in range(2):
+            out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+    first, second = runs
+    assert second["from_cache"] or not second["gguf"], second
+    return first["seconds"], second["seconds"]
+
+
+def round_orders(names: list[str], rounds: int) -> list[list[str]]:
+    """Round r runs the variants rotated by r, reversed in odd rounds: each goes first in turn."""
+    orders = []
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        orders.append(order[::-1] if r % 2 else order)
+    return orders
 
 
 def main() -> None:
@@ -82,14 +103,19 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-load", action="store_true", help="skip the cold/cached load timing")
+    parser.add_argument("--load-once", action="store_true", help=argparse.SUPPRESS)  # load_times' child
     args = parser.parse_args()
+    if args.load_once:
+        print(json.dumps(load_once(args)))
+        return
 
     if not args.skip_load:
         first, second = load_times(args)
         print(
-            f"load: first (de-quantise GGUF) {first:.2f} s, second (cached) {second:.2f} s, speed-up {first / second:.1f}x"
+            f"load, each in a new process: first (de-quantise GGUF) {first:.2f} s, "
+            f"second (cached) {second:.2f} s, speed-up {first / second:.1f}x"
         )
 
     loaded = load_model(LoadSettings(model=args.model, device=args.device, dtype=args.dtype))
@@ -97,7 +123,10 @@ def main() -> None:
     print(
         f"model {loaded.source.display_name} on {loaded.plan.label}, {loaded.dtype_name}, torch threads {torch.get_num_threads()}"
     )
-    print(f"prompt {len(ids)} tokens, up to {args.tokens} new tokens, {args.rounds} rounds (median)")
+    print(
+        f"prompt {len(ids)} tokens, up to {args.tokens} new tokens, {args.rounds} rounds "
+        "(median; the order of the variants changes every round)"
+    )
 
     modes = {
         "greedy": SamplingSettings(do_sample=False, max_new_tokens=args.tokens),
@@ -114,18 +143,25 @@ def main() -> None:
         for run in variants.values():  # warm-up
             run(settings.updated(max_new_tokens=8))
         rates: dict[str, list[float]] = {name: [] for name in variants}
-        counts: dict[str, int] = {}
-        for _ in range(args.rounds):
-            for name, run in variants.items():
-                elapsed, count = run(settings)
-                rates[name].append(count / elapsed)
-                counts[name] = count
-        base = statistics.median(rates["model.generate"])
+        counts: dict[str, set[int]] = {name: set() for name in variants}
+        ratios: dict[str, list[float]] = {name: [] for name in variants}
+        for order in round_orders(list(variants), args.rounds):
+            this_round = {}
+            for name in order:
+                elapsed, count = variants[name](settings)
+                this_round[name] = count / elapsed
+                counts[name].add(count)
+            for name, rate in this_round.items():
+                rates[name].append(rate)
+                ratios[name].append(rate / this_round["model.generate"])
         print(f"\n{mode}:")
         for name in variants:
             rate = statistics.median(rates[name])
+            tokens = "/".join(str(c) for c in sorted(counts[name]))
             print(
-                f"  {name:<24} {rate:7.1f} tokens/s  ({counts[name]} tokens)  ratio to generate {rate / base:.3f}"
+                f"  {name:<24} {rate:7.1f} tokens/s  ({tokens} tokens)  "
+                f"ratio to generate {statistics.median(ratios[name]):.3f} "
+                f"(rounds {min(rates[name]):.1f}-{max(rates[name]):.1f} tokens/s)"
             )
 
 
