@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.e2e.tmux import TmuxApp, read_marker
+from tests.e2e.tmux import WORKBENCH, TmuxApp, read_marker
 from workbench import paths
+from workbench.sessions.store import SessionStore
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +43,15 @@ def test_chat_stop_tokens_and_tabs_in_a_real_terminal(greedy_config_file, tmp_pa
         app.keys("Enter")
         screen = app.wait_for(lambda s: "Paris" in s and "tok/s" in s, timeout=120, what="the answer")
         assert "Top-k candidates" in screen and "entropy" in screen
-        # Tab to the conversation: the token cursor shows a token's candidates
+        # Tab to the conversation, Left: the token cursor moves and the chart follows it (the
+        # chart already says "Token N/N of the reply" for the last token before any key)
+        screen = app.wait_for(lambda s: re.search(r"Token (\d+)/\1\b", s), timeout=20, what="Token N/N")
+        last = re.search(r"Token (\d+)/(\d+)", screen)
+        assert last and last.group(1) == last.group(2)
+        total = int(last.group(2))
         app.keys("Tab")
-        app.wait_for("of the reply", timeout=20, what="a selected token")
+        app.keys("Left")
+        app.wait_for(f"Token {total - 1}/{total}", timeout=20, what="the cursor one token back")
         # the tokenizer inspector: the ids of "good morning"
         app.keys("F3")
         app.wait_for("Chat prompt", timeout=20)
@@ -56,7 +63,7 @@ def test_chat_stop_tokens_and_tabs_in_a_real_terminal(greedy_config_file, tmp_pa
         app.wait_for("Top-k candidates", timeout=20)
         time.sleep(0.5)  # let the tab switch hand focus to the message box
         app.type("Write a very long essay about the history of bread.")
-        app.wait_for("history of bread", timeout=20, what="the typed message")
+        app.wait_for(lambda s: "history" in s and "of bread." in s, timeout=20, what="the typed message")
         app.keys("Enter")
         app.wait_for("generating", timeout=30)
         app.keys("Escape")
@@ -73,21 +80,29 @@ def test_resume_last_in_a_real_terminal(greedy_config_file):
         app.wait_for(loaded, timeout=120, what="the model to load")
         app.type("Say the word lighthouse.")
         app.keys("Enter")
-        first = app.wait_for(lambda s: "tok/s" in s and "Model" in s, timeout=120, what="the reply")
+        app.wait_for(
+            lambda s: "tok/s" in s and "Model" in s and "generating" not in s, timeout=120, what="the reply"
+        )
         app.keys("C-q")
         app.wait_for(lambda s: app.dead(), timeout=20)
     finally:
         app.close()
+    with SessionStore() as store:
+        reply = store.messages(store.latest_session_id())[-1]
+    assert reply.role == "assistant" and reply.status == "complete"
+    words = reply.content.split()[:4]  # the reply's own words, not the user's
+    assert words and " ".join(words) not in "Say the word lighthouse."
     resumed = TmuxApp(["--resume", "last"], 100, 30)
     try:
-        screen = resumed.wait_for("lighthouse", timeout=60, what="the resumed conversation")
-        assert "Resumed" in screen or "lighthouse" in screen
-        assert first.count("lighthouse") >= 1
+        screen = resumed.wait_for(
+            lambda s: " ".join(words) in " ".join(s.replace("█", " ").split()),
+            timeout=60,
+            what="the assistant's reply",
+        )
+        assert "Say the word lighthouse." in screen
     finally:
         resumed.close()
-    listing = subprocess.run(
-        [sys.executable, "-m", "workbench", "sessions", "list"], capture_output=True, text=True, timeout=60
-    )
+    listing = subprocess.run([str(WORKBENCH), "sessions", "list"], capture_output=True, text=True, timeout=60)
     assert "lighthouse" in listing.stdout
 
 

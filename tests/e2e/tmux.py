@@ -10,6 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+WORKBENCH = Path(sys.executable).with_name("workbench")  # the console script pip installed
+
 
 class TmuxApp:
     def __init__(
@@ -20,7 +22,7 @@ class TmuxApp:
         env: dict[str, str] | None = None,
         program: list[str] | None = None,
     ) -> None:
-        """Run ``python -m workbench ARGS``, or ``program + ARGS`` (e.g. the console script or make)."""
+        """Run the installed ``workbench`` console script with ARGS, or ``program + ARGS`` (make…)."""
         self.name = f"wb-{uuid.uuid4().hex[:8]}"
         self.width, self.height = width, height
         environment = {**os.environ, **(env or {}), "TERM": "xterm-256color", "COLORTERM": "truecolor"}
@@ -29,7 +31,7 @@ class TmuxApp:
             for k, v in environment.items()
             if k.startswith(("WORKBENCH", "HF_", "TOKENIZERS", "PATH", "HOME", "TERM", "COLORTERM", "PYTHON"))
         )
-        argv = [*(program or [sys.executable, "-m", "workbench"]), *args]
+        argv = [*(program or [str(WORKBENCH)]), *args]
         # exec: the pane's process is the program itself, so its exit status is the pane's
         command = f"exec env {exports} {' '.join(shlex.quote(a) for a in argv)}"
         subprocess.run(
