@@ -122,6 +122,12 @@ async def test_message_sent_right_after_a_model_change_is_answered_by_the_new_mo
         assert app.conversation.turns[last.parent].content == "And now?"
         assert last.stats["tokens"] == len(last.steps) > 0
         assert old.model is None  # the old model was released (on the engine thread)
+        assert app.decoders.decoder.loaded is app.loaded  # the decoder (KV cache) was made anew
+        assert app.sync.flush()
+        with SessionStore() as store:  # the session records the model that now answers
+            record = store.get_session(app.sync.session_id)
+        assert record.model == str(tiny_folder) and record.load["model"] == str(tiny_folder)
+        assert record.load["dtype"] == "float32"
 
 
 async def test_a_token_selected_under_another_screen_or_at_exit_does_not_raise():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.models import tiny_loaded
 from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
 from workbench.config import Config, UiSettings
@@ -174,3 +176,39 @@ async def test_completion_mode_continues_raw_text_as_tutorial_code_does():
         assert "Continuation" in str(header)
         assert app.sync.flush()
         assert app.sync.store.get_session(app.sync.session_id).ui["mode"] == "completion"
+
+
+async def test_step_keys_g_t_and_play_speed():
+    """g takes the most probable token, t types one (by #id), +/- change the play speed."""
+    app = WorkbenchApp(sampling_config(), autoload=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_with_model(app, pilot, tiny_loaded())
+        await pilot.press("f7")
+        app.chat_input.value = "Step with keys"
+        await pilot.press("enter")
+        await paused(app, pilot, 0)
+        waiting = app._chooser.waiting
+        top = max(waiting.candidates, key=lambda c: c.p)
+        await pilot.press("g")
+        await paused(app, pilot, 1)
+        first = app.reply.turn.steps[0]
+        assert first.token_id == top.token_id and first.chosen_by == "greedy"
+        # t: type the next token by its id; the least likely shown candidate, to be sure it is ours
+        chosen = app._chooser.waiting.candidates[-1]
+        await pilot.press("t")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "PickTokenScreen", what="picker")
+        app.screen.query_one("#pick-input").value = f"#{chosen.token_id}"
+        await pilot.press("enter")
+        await paused(app, pilot, 2)
+        second = app.reply.turn.steps[1]
+        assert second.token_id == chosen.token_id and second.chosen_by == "user"
+        assert second.p == pytest.approx(chosen.p)
+        # + and - step through the play speeds, from 0.5 s a token
+        assert app.play_delay == 0.5
+        app.chart.focus()
+        await pilot.press("plus")
+        assert app.play_delay == 0.25
+        await pilot.press("minus", "minus")
+        assert app.play_delay == 1.0
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.generating, what="stop")
