@@ -73,13 +73,14 @@ def test_unknown_cpu_is_measured_once_and_the_decision_kept(monkeypatch, tmp_pat
 
     monkeypatch.setattr(devices, "bfloat16_speedup", measure)
     monkeypatch.setattr(devices, "cpu_flags", lambda *_: None)
+    monkeypatch.setattr(devices.paths, "cache_dir", lambda: tmp_path / "cache")  # not the shared one
     first = choose_dtype("auto", DevicePlan("cpu"))
     assert first.dtype is torch.bfloat16
     assert first.reason.startswith("bfloat16: measured once ") and first.reason.endswith("bf16 1.9x float32")
     for _ in range(3):
         assert choose_dtype("auto", DevicePlan("cpu")) == first
     assert len(calls) == 1
-    kept = json.loads((tmp_path / "workbench-home" / "cache" / devices.DECISION_FILE).read_text())
+    kept = json.loads((tmp_path / "cache" / devices.DECISION_FILE).read_text())
     assert kept[devices.machine_key()]["dtype"] == "bfloat16"
     # another torch version (or machine) is a new key: measured again
     monkeypatch.setattr(devices, "machine_key", lambda: "other-machine|torch 9")
