@@ -1,8 +1,9 @@
 """SVG snapshots of the main layouts (pytest-textual-snapshot). Update with --snapshot-update.
 
-Figures that change from run to run (speed, memory) are frozen before the picture is taken;
-everything else, the candidates and their probabilities included, is the real output of a
-tiny seeded model.
+Figures that change from run to run (speed, memory) are frozen before the picture is taken,
+and only where the app shows them itself (no speed or memory before a model has run), so each
+picture is a status line a user can see; everything else, the candidates and their
+probabilities included, is the real output of a tiny seeded model.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ def freeze(app: WorkbenchApp) -> None:
         widget.cursor_blink = False
     for widget in app.query("TextArea"):
         widget.cursor_blink = False
-    app.status.update_info(tokens_per_second=12.3, memory="RAM 1.00G")
+    info, stable = app.status.info, {}
+    if info.tokens_per_second is not None:
+        stable["tokens_per_second"] = 12.3
+    if info.memory:
+        stable["memory"] = "RAM 1.00G"
+    app.status.update_info(**stable)
     for view in app.conversation_view.views():
         if view.turn.stats.get("tokens_per_second"):
             view.turn.stats["tokens_per_second"] = 12.3

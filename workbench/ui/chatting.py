@@ -16,20 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
+from workbench.ui.host import AppHost
 from workbench.ui.messages import GenerationEnded, ReplyPrompted, StepWaiting
 
 if TYPE_CHECKING:
     from workbench.engine.prompts import Prompt
     from workbench.ui.reply import Reply
 
-CHAT_PLACEHOLDER = "Message {name}… (Enter sends, Ctrl+J new line, ↑ edits the last)"
+CHAT_PLACEHOLDER = "Message {name}… Enter sends"  # Ctrl+J (new line) is on the border
 COMPLETION_PLACEHOLDER = "Text to continue… (Enter continues; empty Enter continues the document)"
 
 
-class ChatMixin:
-    """Needs: conversation, sync, loaded, model_ready, sampling, ui_settings, step_mode, play_delay,
-    completion_mode, reply (the ui/reply.py Reply being generated), decoders, _waiting_for_model,
-    _editing, and the widget properties chat_input, chart, conversation_view, status, tabs."""
+class ChatMixin(AppHost):
+    """Needs what ui/host.py declares: conversation, sync, loaded, model_ready, sampling, ui_settings,
+    step_mode, play_delay, completion_mode, reply (the ui/reply.py Reply being generated), decoders,
+    _waiting_for_model, _editing, and the widget properties chat_input, chart, conversation_view,
+    status, tabs."""
 
     _status_at = 0.0  # when the status line's speed was last updated
     _prompt_tokens = 0  # the running reply's prompt length, for the context figure
@@ -65,6 +67,7 @@ class ChatMixin:
         self._set_input_placeholder()
         self.sync.ensure_session(self.load_settings, self.sampling, self._session_ui())
         if continuing:
+            assert self.conversation.leaf is not None  # (continuing requires a leaf)
             turn = self.conversation.turns[self.conversation.leaf]
         else:
             turn = self.conversation.add("user", text, parent=parent)
