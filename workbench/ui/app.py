@@ -56,6 +56,7 @@ from workbench.ui.widgets.status import StatusLine
 
 if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
+    from workbench.engine.stepping import StepChooser
 
 FLUSH_HZ = 8  # measured (bench/ui.py): 20 Hz cost ~25% of a core on 2 cores and slowed decoding
 # At exit, within the 2 s a signal or a lost terminal allows (ui/terminal.py's watchdog ends
@@ -287,11 +288,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         return self.loaded is not None and self._loading is None
 
     @property
-    def _chooser(self) -> Any:
+    def _chooser(self) -> StepChooser | None:
         """The running reply's StepChooser (None when nothing is generated)."""
         return self.reply.chooser if self.reply is not None else None
 
-    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
         """Every toast is data: no markup, no control characters (titles, errors and file
         names in them come from outside)."""
         kwargs["markup"] = False
@@ -598,7 +599,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             self.notify(f"There is no theme {name!r}; using {self.theme}.", severity="warning")
 
     def watch_theme(self, theme: str) -> None:
-        if self.is_mounted and theme != self.ui_settings.theme:  # changed from the palette
+        # changed from the palette (on_mount's _apply_theme sets the configured one: no change)
+        if theme != self.ui_settings.theme:
             self.ui_settings = replace(self.ui_settings, theme=theme)
             self._save_config()
 

@@ -22,12 +22,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.conversation import Conversation, Turn
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
 from workbench.engine.steps import TokenStep
+
+if TYPE_CHECKING:
+    from workbench.sessions.store import SessionStore
 
 SAVE_INTERVAL = 1.0  # seconds between saves of a streaming reply: a kill loses at most this much
 WAIT_FOR_WRITER = 10.0  # the most a reader of an id waits for the writer (only rare paths wait)
@@ -36,9 +39,7 @@ _STOP = object()
 
 
 class SessionSync:
-    def __init__(
-        self, store: Any | None, on_error: Callable[[str], None] | None = None
-    ) -> None:  # a workbench.sessions.store.SessionStore
+    def __init__(self, store: SessionStore | None, on_error: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.on_error = on_error
         self._error: str | None = None
@@ -211,6 +212,8 @@ class SessionSync:
         self._saved_steps[turn.id] = saved + len(new_steps)
         self._last_save[turn.id] = now
         store, turn_id = self.store, turn.id
+        if store is None:
+            return
 
         def action() -> None:
             message_id = self._db_id(turn_id)
@@ -229,6 +232,8 @@ class SessionSync:
         if turn.error:
             stats["error"] = turn.error
         store, turn_id, content, rest = self.store, turn.id, turn.content, list(turn.steps[saved:])
+        if store is None:
+            return
 
         def action() -> None:
             message_id = self._db_id(turn_id)

@@ -6,10 +6,16 @@ the chart (focused while paused) carries the keys.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from workbench.engine.settings import SamplingSettings
+from workbench.ui.host import AppHost
+
+if TYPE_CHECKING:
+    from workbench.engine.stepping import DecisionKind
 
 
-class StepModeMixin:
+class StepModeMixin(AppHost):
     def action_toggle_step_mode(self) -> None:
         self.step_mode = not self.step_mode
         chooser = self._chooser
@@ -25,7 +31,7 @@ class StepModeMixin:
             activity="step mode" if self.step_mode and not self.generating else self.status.info.activity
         )
 
-    def _decide(self, kind: str, token_id: int | None = None) -> bool:
+    def _decide(self, kind: DecisionKind, token_id: int | None = None) -> bool:
         from workbench.engine.stepping import Decision
 
         chooser = self._chooser
@@ -35,7 +41,7 @@ class StepModeMixin:
             else:
                 self.notify("Nothing to choose: send a message with step mode on (F7).", severity="warning")
             return False
-        chooser.decide(Decision(kind, token_id))  # type: ignore[arg-type]
+        chooser.decide(Decision(kind, token_id))
         self.status.update_info(activity="generating")
         return True
 

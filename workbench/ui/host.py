@@ -1,0 +1,67 @@
+"""What the app's mixins (chatting.py, stepmode.py) use of the app, declared for the type checker.
+
+At run time ``AppHost`` is plain ``object``: the mixins gain nothing and the app (app.py) sets
+up this state itself. Under a type checker the mixins derive from this declaration, so their
+use of the app is checked, and so is the app against it (it overrides every name below).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.timer import Timer
+    from textual.widgets import TabbedContent
+
+    from workbench.config import UiSettings
+    from workbench.conversation import Conversation, Turn
+    from workbench.engine.loading import LoadedModel
+    from workbench.engine.settings import LoadSettings, SamplingSettings
+    from workbench.engine.stepping import StepChooser
+    from workbench.ui.panes.chat import ChatInput
+    from workbench.ui.persistence import SessionSync
+    from workbench.ui.reply import DecoderSlot, Reply
+    from workbench.ui.widgets.chart import CandidatesChart
+    from workbench.ui.widgets.conversation import ConversationView
+    from workbench.ui.widgets.status import StatusLine
+
+    class AppHost(App[int]):
+        conversation: Conversation
+        sync: SessionSync
+        loaded: LoadedModel | None
+        load_settings: LoadSettings
+        sampling: SamplingSettings
+        ui_settings: UiSettings
+        step_mode: bool
+        play_delay: float
+        completion_mode: bool
+        reply: Reply | None
+        decoders: DecoderSlot
+        _waiting_for_model: Turn | None
+        _editing: Turn | None
+        _flush_timer: Timer
+
+        @property
+        def chart(self) -> CandidatesChart: ...
+        @property
+        def conversation_view(self) -> ConversationView: ...
+        @property
+        def status(self) -> StatusLine: ...
+        @property
+        def chat_input(self) -> ChatInput: ...
+        @property
+        def tabs(self) -> TabbedContent: ...
+        @property
+        def generating(self) -> bool: ...
+        @property
+        def model_ready(self) -> bool: ...
+        @property
+        def _chooser(self) -> StepChooser | None: ...
+        def action_show_tab(self, tab: str) -> None: ...
+        def _show_conversation(self) -> None: ...
+        def _update_prompt_view(self) -> None: ...
+        def _session_ui(self) -> dict[str, Any]: ...
+
+else:
+    AppHost = object
