@@ -185,3 +185,12 @@ async def test_two_model_changes_in_a_row_end_with_the_second(tiny_folder):
         assert not any("Could not load" in text for text in notifications(app))
         await send(app, pilot, "Which model answers?")
         assert app.conversation.last("assistant").status == "complete"
+
+
+async def test_settings_show_the_model_given_on_the_command_line():
+    """Found while testing the wheel: `--model X` loaded X but F4 still said the config's model."""
+    app = WorkbenchApp(greedy_config(), load=LoadSettings(model="/models/from-the-cli"), autoload=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.query_one("#set-model").value == "/models/from-the-cli"

@@ -141,7 +141,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             with TabPane("F3 Tokenizer", id="tokenizer"):
                 yield TokenizerPane(id="tokenizer-pane")
             with TabPane("F4 Settings", id="settings"):
-                yield SettingsPane(self.config_data, id="settings-pane")
+                yield SettingsPane(replace(self.config_data, model=self.load_settings), id="settings-pane")
         yield StatusLine(id="status")
         yield Footer()
 
