@@ -89,7 +89,9 @@ class LoadedModel:
     @property
     def input_device(self) -> torch.device:
         """Where input ids go: the embedding's device (differs from others under device_map)."""
-        return self.model.get_input_embeddings().weight.device
+        weight = self.model.get_input_embeddings().weight
+        assert isinstance(weight, torch.Tensor)  # (nn.Module attributes are typed Tensor | Module)
+        return weight.device
 
     @property
     def dtype_name(self) -> str:
@@ -151,7 +153,8 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
                 from_cache = False
             if plan.device_map is None:
                 report(LoadProgress(f"Moving to {plan.device}"))
-                model = model.to(device=plan.device, dtype=dtype)
+                # transformers' decorated PreTrainedModel.to reads to mypy as an unbound method
+                model = model.to(device=plan.device, dtype=dtype)  # type: ignore[call-arg]
     except WorkbenchError:
         raise
     except (torch.OutOfMemoryError, MemoryError) as exc:
@@ -162,8 +165,7 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
     except Exception as exc:  # noqa: BLE001 - any library failure becomes one clear line
         raise ModelLoadError(f"could not load {source.display_name}: {_first_line(exc)}") from exc
     model.eval()
-    report(LoadProgress("Ready", 1, 1))
-    return LoadedModel(
+    loaded = LoadedModel(
         model=model,
         tokenizer=tokenizer,
         source=source,
@@ -175,6 +177,11 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
         eos_token_ids=_eos_ids(model, tokenizer),
         dtype_reason=choice.reason,
     )
+    # Here, on the loading thread: the first load of a file hashes it (once per file; cached).
+    report(LoadProgress("Recording the model's provenance"))
+    loaded.provenance()
+    report(LoadProgress("Ready", 1, 1))
+    return loaded
 
 
 def load_tokenizer(settings: LoadSettings | None = None) -> Any:
