@@ -35,6 +35,7 @@ test: $(STAMP) tools
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests bench themes setup.py .ci
 	$(VENV)/bin/ruff format --check workbench tests bench themes setup.py .ci
+	$(VENV)/bin/mypy workbench
 
 # The wheel as users install it (pip install ., pipx, uv tool): built, installed into a fresh
 # venv, and run from there (--help, a probe, the themes and stylesheet found as package data).

@@ -8,7 +8,7 @@ path from the root to ``leaf`` is what is shown and sent to the model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from workbench.engine.steps import TokenStep
 
@@ -49,16 +49,16 @@ class Conversation:
         self,
         role: Role,
         content: str,
-        parent: int | None | str = "leaf",
+        parent: int | None | Literal["leaf"] = "leaf",
         turn_id: int | None = None,
         **fields: Any,
     ) -> Turn:
         """Add a turn under ``parent`` (default: the current leaf) and make it the leaf."""
-        parent_id = self.leaf if parent == "leaf" else parent
+        parent_id = self.leaf if isinstance(parent, str) else parent  # (str: only "leaf")
         if turn_id is None:
             turn_id = self._next_local_id
             self._next_local_id -= 1
-        turn = Turn(turn_id, role, content, parent_id, **fields)  # type: ignore[arg-type]
+        turn = Turn(turn_id, role, content, parent_id, **fields)
         self.turns[turn_id] = turn
         self.children.setdefault(parent_id, []).append(turn_id)
         self._last_visited[parent_id] = turn_id
@@ -87,9 +87,9 @@ class Conversation:
 
     # --- reading ------------------------------------------------------------------
 
-    def path(self, leaf: int | None | str = "leaf") -> list[Turn]:
+    def path(self, leaf: int | None | Literal["leaf"] = "leaf") -> list[Turn]:
         """Root-to-leaf turns of the active branch (or of the branch ending at ``leaf``)."""
-        node = self.leaf if leaf == "leaf" else leaf
+        node = self.leaf if isinstance(leaf, str) else leaf  # (str: only "leaf")
         turns: list[Turn] = []
         while node is not None:
             turn = self.turns[node]

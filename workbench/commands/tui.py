@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     app.run()
     ending = shutdown_reason(app)  # set when a signal or the terminal's loss ended the app
     code = int(app.return_code or 0) or (ending[1] if ending else 0)
-    _leave(code, silence=ending is not None and ending[1] == EXIT_HANGUP)
-    return code  # not reached
+    _leave(code, silence=ending is not None and ending[1] == EXIT_HANGUP)  # ends the process
 
 
 def _leave(code: int, silence: bool) -> NoReturn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             raise WorkbenchError(f"could not write {args.out}: {exc.strerror or exc}") from None
         output_console(stderr=True).print(f"wrote {count} tokens to {args.out}", markup=False)
         return 0
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids
     ]
     if args.json:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -305,7 +306,7 @@ class Generation:
         self.started = 0.0
         self.elapsed = 0.0
         # (index of the first token, settings) each time the sampling settings changed
-        self.settings_changes: list[tuple[int, dict]] = []
+        self.settings_changes: list[tuple[int, dict[str, Any]]] = []
         self._handoff = threading.Lock()
         self._pending: SamplingSettings | None = None  # from update_sampling, for the next token
         ids = decoder.ids
@@ -370,7 +371,7 @@ class Generation:
                     return
                 token_id, chosen_by = choice[0], choice[1]
                 if len(choice) > 2:
-                    dist = choice[2]  # type: ignore[misc]
+                    dist = choice[2]
                     # re-weighted while paused: keep its sampler (and so its stream) from now on
                     sampler = self.sampler = dist.sampler
                 step, _ = decoder.step(sampler, self.top_k, token_id, chosen_by, index, distribution=dist)

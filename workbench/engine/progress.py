@@ -48,7 +48,7 @@ def quiet_libraries() -> None:
 def callback_tqdm(callback: ProgressCallback, stage: str) -> type:
     """A tqdm class (for ``tqdm_class=`` parameters) that reports to ``callback`` and draws nothing."""
 
-    class _CallbackTqdm(_tqdm):  # type: ignore[misc, valid-type]
+    class _CallbackTqdm(_tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["file"] = io.StringIO()
             kwargs["disable"] = False

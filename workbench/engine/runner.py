@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple, dict, Future]] | None = None
+_Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], Future[Any]]  # fn, args, kwargs, result
+_jobs: queue.SimpleQueue[_Job] | None = None
 _thread: threading.Thread | None = None
 
 
-def _serve(jobs: queue.SimpleQueue) -> None:
+def _serve(jobs: queue.SimpleQueue[_Job]) -> None:
     while True:
         fn, args, kwargs, future = jobs.get()
         if not future.set_running_or_notify_cancel():

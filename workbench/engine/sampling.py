@@ -92,7 +92,9 @@ class Sampler:
 
         For greedy decoding ``q`` is one-hot at the argmax of the processed scores.
         """
-        scores = self.processors(input_ids, logits.unsqueeze(0).clone())[0] if self.processors else logits
+        scores = logits
+        if self.processors:  # (transformers types input_ids as the legacy torch.LongTensor class)
+            scores = self.processors(input_ids, logits.unsqueeze(0).clone())[0]  # type: ignore[arg-type]
         if self.settings.greedy:
             q = torch.zeros_like(scores)
             q[scores.argmax()] = 1.0

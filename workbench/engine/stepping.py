@@ -61,7 +61,7 @@ class StepChooser:
             self._apply_new_settings()  # settings that arrived while this distribution was computed
         decision = self._wait()
         with self._cond:
-            dist, self._dist = self._dist or dist, None
+            dist, self._dist = (self._dist if self._dist is not None else dist), None
         if decision.kind == "stop":
             return None
         if decision.kind == "token":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +23,9 @@ _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 _VISIBLE_WS = str.maketrans({" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "\r": "\u240d"})
 
 
-def _hex_bytes_handler(error: UnicodeDecodeError) -> tuple[str, int]:
+def _hex_bytes_handler(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):  # registered for decoding only
+        raise error
     bad = error.object[error.start : error.end]
     return "".join(f"<0x{b:02X}>" for b in bad), error.end
 
@@ -215,6 +217,7 @@ def search_vocab(
             if limit is not None and count >= limit:
                 return
         return
+    match: Callable[[str], object]  # truthy for a matching token text
     if mode == "regex":
         try:
             pattern = re.compile(query)
@@ -256,7 +259,7 @@ def export_vocabulary(table: TokenTable, path: Path, ids: Sequence[int] | None =
     TSV/text). Returns the number of tokens written; ``OSError`` propagates.
     """
     ids = range(table.size) if ids is None else ids
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": i, "token": table.info(i).text, "label": table.label(i), "kind": table.kind(i)} for i in ids
     ]
     if path.suffix.lower() == ".json":

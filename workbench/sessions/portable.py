@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.engine.errors import SettingsError, WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
@@ -36,6 +36,8 @@ from workbench.safetext import safe_line, safe_text
 from workbench.sessions.records import ROLES, STATUSES, MessageRecord, make_title
 from workbench.sessions.store import MessageDraft, SessionStore
 from workbench.sessions.tokencodec import CHOSEN_BY, KINDS
+
+_Name = TypeVar("_Name", bound=str)  # one of a fixed set of names (a Literal type)
 
 FORMAT = "workbench-session"
 VERSION = 1
@@ -506,7 +508,7 @@ def _step(check: _Check, data: Any, where: str) -> TokenStep:
     def field(name: str, kind: type | tuple[type, ...], what: str) -> Any:
         return check.typed(check.get(data, name, where), f"{where}.{name}", kind, what)
 
-    def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    def choice(name: str, allowed: tuple[_Name, ...], default: _Name) -> _Name:
         value = data.get(name, default)
         if value not in allowed:
             raise check.fail(f"{where}.{name}", f"is {value!r}; it must be one of {', '.join(allowed)}")
@@ -537,6 +539,6 @@ def _step(check: _Check, data: Any, where: str) -> TokenStep:
         entropy=number("entropy_nats" if "entropy_nats" in data else "entropy"),
         candidates=tuple(candidates),
         chosen_by=choice("chosen_by", CHOSEN_BY, "sample"),
-        kind=choice("kind", KINDS, "text"),  # type: ignore[arg-type]
+        kind=choice("kind", KINDS, "text"),
         is_end=bool(check.typed(data.get("is_end", False), f"{where}.is_end", bool, "true or false")),
     )

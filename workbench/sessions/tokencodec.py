@@ -35,21 +35,22 @@ import zlib
 from collections.abc import Iterable, Sequence
 
 from workbench.engine.errors import WorkbenchError
-from workbench.engine.steps import Candidate, TokenStep
+from workbench.engine.steps import Candidate, ChosenBy, TokenKind, TokenStep
 
 VERSION = 1
 LEVEL = 6  # zlib level: 9 saved <1% more on replies, at twice the time
 MAX_CANDIDATES = 255
 
-CHOSEN_BY = ("sample", "greedy", "user")
-KINDS = ("text", "bytes", "special")
-_CHOSEN_CODE = {name: i for i, name in enumerate(CHOSEN_BY)}
-_KIND_CODE = {name: i for i, name in enumerate(KINDS)}
+CHOSEN_BY: tuple[ChosenBy, ...] = ("sample", "greedy", "user")
+KINDS: tuple[TokenKind, ...] = ("text", "bytes", "special")
+# keyed by str: the encoder checks values that came from outside the type checker
+_CHOSEN_CODE: dict[str, int] = {name: i for i, name in enumerate(CHOSEN_BY)}
+_KIND_CODE: dict[str, int] = {name: i for i, name in enumerate(KINDS)}
 _IS_END = 0x10
 _PQ_FROM_CANDIDATE = 0x20
 
 # token id -> (label, kind) for the labels a reply has defined so far
-Labels = dict[int, tuple[str, str]]
+Labels = dict[int, tuple[str, TokenKind]]
 _HEADER = struct.Struct("<BIIIIIi")
 
 
@@ -111,7 +112,7 @@ def encode_chunk(steps: Sequence[TokenStep], labels: Labels) -> bytes:
     exceptions: list[tuple[int, str, str]] = []
     previous = first
 
-    def refer(position: int, token_id: int, label: str, kind: str) -> None:
+    def refer(position: int, token_id: int, label: str, kind: TokenKind) -> None:
         known = labels.get(token_id)
         if known is None:
             labels[token_id] = (label, kind)
@@ -225,7 +226,7 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
         ref: (label, KINDS[kind]) for ref, kind, label in zip(exc_refs, exc_kinds, exc_labels, strict=True)
     }
 
-    def label_of(position: int, token_id: int) -> tuple[str, str]:
+    def label_of(position: int, token_id: int) -> tuple[str, TokenKind]:
         found = overrides.get(position) if overrides else None
         return found if found is not None else labels[token_id]
 
@@ -236,8 +237,8 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
             index += deltas[i]
             cands = []
             for j in range(at, at + counts[i]):
-                text, kind = label_of(position, cand_ids[j])
-                cands.append(Candidate(cand_ids[j], text, cand_ps[j], cand_qs[j], kind))  # type: ignore[arg-type]
+                text, cand_kind = label_of(position, cand_ids[j])
+                cands.append(Candidate(cand_ids[j], text, cand_ps[j], cand_qs[j], cand_kind))
                 position += 1
             at += counts[i]
             flag = flags[i]
@@ -246,7 +247,7 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
             else:
                 p, q = ps[own_pq], qs[own_pq]
                 own_pq += 1
-            label, kind = label_of(i, ids[i])
+            label, _ = label_of(i, ids[i])
             steps.append(
                 TokenStep(
                     index=index,
@@ -258,9 +259,9 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
                     rank=ranks[i],
                     entropy=entropies[i],
                     candidates=tuple(cands),
-                    chosen_by=CHOSEN_BY[flag & 3],  # type: ignore[arg-type]
+                    chosen_by=CHOSEN_BY[flag & 3],
                     kind=KINDS[(flag >> 2) & 3],
-                    is_end=bool(flag & _IS_END),  # type: ignore[arg-type]
+                    is_end=bool(flag & _IS_END),
                 )
             )
     except (IndexError, KeyError) as exc:

@@ -472,7 +472,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
 
         self.push_screen(HelpScreen())
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         commands = [
             ("Stop generating", "Stop the reply being generated (Esc)", self.action_stop),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
@@ -59,7 +59,7 @@ class ChatMixin(AppHost):
         if self.generating or self._waiting_for_model is not None:
             self.notify("A reply is still being generated: press Esc to stop it first.", severity="warning")
             return
-        parent: Any = "leaf"
+        parent: int | None | Literal["leaf"] = "leaf"
         if self._editing is not None:
             parent = self._editing.parent  # the edit becomes a sibling: the old message stays as a branch
             self._editing = None

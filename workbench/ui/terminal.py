@@ -29,7 +29,7 @@ import threading
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Awaitable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from textual import events
 from textual._xterm_parser import XTermParser
@@ -178,15 +178,18 @@ class _TerminalFile:
 class WorkbenchDriver(LinuxDriver):
     """Textual's Linux driver with input that cannot be crashed, wedged or injected into."""
 
-    def __init__(self, app: App, **kwargs: Any) -> None:
+    def __init__(self, app: App[Any], **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self._file = _TerminalFile(self._file, self._terminal_lost)  # type: ignore[assignment]
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # LinuxDriver's output is sys.__stderr__, a file whenever a terminal app runs.
+        self._terminal_file = _TerminalFile(cast("IO[str]", self._file), self._terminal_lost)
+        # Textual's writer thread uses only write, flush and fileno, which _TerminalFile has.
+        self._file = self._terminal_file  # type: ignore[assignment]
+        self._app_loop: asyncio.AbstractEventLoop | None = None  # the loop application mode runs on
         self.in_application_mode = False
         self.lost_reason: str | None = None
 
     def start_application_mode(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._app_loop = asyncio.get_running_loop()
         install_shutdown_handlers(self._app)
         self.in_application_mode = True
         super().start_application_mode()
@@ -206,7 +209,7 @@ class WorkbenchDriver(LinuxDriver):
         if self.lost_reason is not None:
             return
         self.lost_reason = reason
-        loop = self._loop
+        loop = self._app_loop
         if loop is None:
             return
         with contextlib.suppress(RuntimeError):  # a closed loop: the app is over already
@@ -268,7 +271,7 @@ class _Shutdown:
         self.settled = False
 
 
-def _shutdown_state(app: App) -> _Shutdown:
+def _shutdown_state(app: App[Any]) -> _Shutdown:
     state = getattr(app, "_workbench_shutdown", None)
     if state is None:
         state = _Shutdown()
@@ -276,7 +279,7 @@ def _shutdown_state(app: App) -> _Shutdown:
     return state
 
 
-def shutdown_reason(app: App) -> tuple[str, int] | None:
+def shutdown_reason(app: App[Any]) -> tuple[str, int] | None:
     """Why the app was asked to end by a signal or a lost terminal, and its exit code; else None."""
     state = _shutdown_state(app)
     if state.reason is None or state.exit_code is None:
@@ -284,7 +287,7 @@ def shutdown_reason(app: App) -> tuple[str, int] | None:
     return state.reason, state.exit_code
 
 
-def request_shutdown(app: App, reason: str, exit_code: int) -> None:
+def request_shutdown(app: App[Any], reason: str, exit_code: int) -> None:
     """End the app in order; call on the UI thread. Only the first request counts.
 
     Calls ``app.end_session(reason, exit_code)`` where the app has it (stop and save the reply,
@@ -319,14 +322,14 @@ def request_shutdown(app: App, reason: str, exit_code: int) -> None:
         state.task = asyncio.ensure_future(_end_or_exit(app, result, exit_code))
 
 
-async def _end_or_exit(app: App, ending: Awaitable[Any], exit_code: int) -> None:
+async def _end_or_exit(app: App[Any], ending: Awaitable[Any], exit_code: int) -> None:
     try:
         await ending
     except Exception:
         app.exit(return_code=exit_code)
 
 
-def install_shutdown_handlers(app: App) -> None:
+def install_shutdown_handlers(app: App[Any]) -> None:
     """SIGHUP, SIGTERM and SIGINT end ``app`` through :func:`request_shutdown`.
 
     Call on the UI thread once the event loop runs (the terminal driver does so when it starts;
@@ -341,10 +344,10 @@ def install_shutdown_handlers(app: App) -> None:
     state.handlers_on = loop
 
 
-def _force_exit(app: App, exit_code: int) -> None:
+def _force_exit(app: App[Any], exit_code: int) -> None:
     """The watchdog: the orderly ending took too long; restore the terminal and end the process."""
     driver = getattr(app, "_driver", None)
-    output_lost = isinstance(driver, WorkbenchDriver) and driver._file.lost  # type: ignore[attr-defined]
+    output_lost = isinstance(driver, WorkbenchDriver) and driver._terminal_file.lost
     if isinstance(driver, WorkbenchDriver) and driver.in_application_mode and not output_lost:
         # A terminal whose output is blocked must not stop us: write from a thread, briefly.
         writer = threading.Thread(target=_restore_terminal, args=(driver,), daemon=True)

@@ -120,7 +120,8 @@ def theme_from_dict(data: dict[str, Any]) -> Theme:
         raise ValueError(f"'dark' must be true or false, not {dark!r}")
     fractions = {key: _fraction(key, data[key]) for key in FRACTION_KEYS if key in data}
     variables = _variables(data.get("variables", {}))
-    theme = Theme(name=name, dark=dark, variables=variables, **colours, **fractions)
+    options: dict[str, Any] = {**colours, **fractions}  # only the keys listed above
+    theme = Theme(name=name, dark=dark, variables=variables, **options)
     try:
         # The same call Textual makes when the theme is applied: fail here, not mid-run.
         theme.to_color_system().generate()

@@ -51,7 +51,8 @@ def _seed(raw: str) -> int | None:
 
 def _load_field(key: str) -> Callable[[str], Any]:
     def parse(raw: str) -> Any:
-        return getattr(LoadSettings(**{key: raw}), key)
+        fields: dict[str, Any] = {key: raw}  # validated by LoadSettings
+        return getattr(LoadSettings(**fields), key)
 
     return parse
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -97,7 +98,7 @@ class _ExportDone(Message):
 class TokenizerPane(Vertical):
     """Tokenizer inspector tab. The app calls ``set_tokenizer`` and ``set_chat_prompt``."""
 
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "toggle_specials", "Specials"),
         Binding("ctrl+g", "toggle_ids", "Ids"),
         Binding("ctrl+l", "cycle_mode", "Search mode", show=False),  # the mode is on screen

@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 EXTRA = [
@@ -44,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
     def _sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         from workbench.ui.widgets.conversation import ConversationView
 
-        def rows(bindings: list) -> list[tuple[str, str]]:
+        def rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
             out = []
             for binding in bindings:
                 if isinstance(binding, Binding):
@@ -61,7 +62,7 @@ class HelpScreen(ModalScreen[None]):
         sections.extend(EXTRA)
         return sections
 
-    def _pane_bindings(self) -> list[tuple[str, type]]:
+    def _pane_bindings(self) -> list[tuple[str, type[Widget]]]:
         from workbench.ui.panes.settings import SettingsPane
         from workbench.ui.panes.tokenizer import TokenizerPane
 

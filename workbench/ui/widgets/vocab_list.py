@@ -9,6 +9,7 @@ matches), so nothing is copied per row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -31,7 +32,7 @@ MAX_LABEL_WIDTH = 64  # on a wide screen the kind column stays near the label
 class VocabList(ScrollView, can_focus=True):
     """Scrollable, cursor-driven list of token ids with their labels and kinds."""
 
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor(-1)", "Previous token", show=False),
         Binding("down", "cursor(1)", "Next token", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
