@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -115,7 +116,7 @@ class CandidatesChart(Widget, can_focus=True):
             self.refresh(layout=True)
         self.version += 1
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self.rendered_text(width).plain.count("\n") + 1
 
     # Line API: the lines are built once per update and handed out row by row, which costs a
