@@ -128,6 +128,8 @@ async def test_message_sent_right_after_a_model_change_is_answered_by_the_new_mo
             record = store.get_session(app.sync.session_id)
         assert record.model == str(tiny_folder) and record.load["model"] == str(tiny_folder)
         assert record.load["dtype"] == "float32"
+        assert record.provenance["dtype"] == "float32" and record.provenance["device"] == "cpu"
+        assert record.provenance["location"] == str(tiny_folder)
 
 
 async def test_a_token_selected_under_another_screen_or_at_exit_does_not_raise():
@@ -194,3 +196,14 @@ async def test_settings_show_the_model_given_on_the_command_line():
         await pilot.press("f4")
         await pilot.pause()
         assert app.query_one("#set-model").value == "/models/from-the-cli"
+
+
+async def test_a_loaded_model_is_kept_out_of_full_gc_passes_and_given_back_at_exit():
+    """A full GC pass over a loaded model's objects stalled the UI for 200-340 ms (bench/ui.py)."""
+    from workbench.engine import gcpolicy
+
+    app = WorkbenchApp(greedy_config(), autoload=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_with_model(app, pilot, tiny_loaded())
+        await wait_until(pilot, lambda: gcpolicy.frozen_count() > 0, what="objects frozen after the load")
+    assert gcpolicy.frozen_count() == 0  # thawed at exit: nothing of it stays uncollectable

@@ -30,6 +30,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from workbench import paths
 from workbench.config import Config, UiSettings, save_config
 from workbench.conversation import Conversation, Turn
+from workbench.engine import gcpolicy
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
 from workbench.safetext import safe_line, safe_text
@@ -221,6 +222,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
                 reply.result = ReplyResult(reply.turn.content, "cancelled", {"interrupted": True})
             self._record_end(reply)
         self.sync.close(SAVE_WAIT_S)
+        gcpolicy.thaw()
 
     def _release_model(self, timeout: float) -> None:
         loaded, self.loaded = self.loaded, None
@@ -234,7 +236,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
     def _release_on_engine(self, loaded: LoadedModel) -> None:
         """Engine thread: forget the cached decoder of ``loaded`` and drop its weights."""
         self.decoders.drop(loaded)
+        gcpolicy.thaw()  # its objects must be collectable to be freed
         loaded.release()
+        gcpolicy.freeze_long_lived()
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
@@ -348,11 +352,12 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         self._loading = None
         if old is not None and old is not self.loaded:
             runner.submit(self._release_on_engine, old)  # after any job still using it
+        runner.submit(gcpolicy.freeze_long_lived)  # full GC passes skip the model from now on
         # Only a model that loaded becomes the default and the session's model.
         self.load_settings = self._loaded_settings = settings
-        self.sync.update_settings(load=settings)
-        self._save_config()
         loaded = self.loaded
+        self.sync.update_settings(load=settings, model=settings.model, provenance=loaded.provenance())
+        self._save_config()
         self.status.hide_progress()
         self.status.update_info(
             model=loaded.source.short_name,
@@ -364,7 +369,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         )
         seconds = f"{loaded.load_seconds:.1f} s" + (", cached" if loaded.from_cache else "")
         self._settings_pane.set_load_state(
-            f"Loaded {loaded.source.display_name} on {loaded.plan.label} ({loaded.dtype_name}) in {seconds}"
+            f"Loaded {loaded.source.display_name} on {loaded.plan.label} in {seconds}; {loaded.dtype_reason}"
         )
         self._set_input_placeholder()
         self._tokenizer_pane.set_tokenizer(loaded.table, loaded.source.display_name)

@@ -65,7 +65,8 @@ class ChatMixin(AppHost):
             self._editing = None
         chat_input.value = ""
         self._set_input_placeholder()
-        self.sync.ensure_session(self.load_settings, self.sampling, self._session_ui())
+        provenance = self.loaded.provenance() if self.loaded is not None else None
+        self.sync.ensure_session(self.load_settings, self.sampling, self._session_ui(), provenance)
         if continuing:
             assert self.conversation.leaf is not None  # (continuing requires a leaf)
             turn = self.conversation.turns[self.conversation.leaf]

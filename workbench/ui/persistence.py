@@ -150,7 +150,14 @@ class SessionSync:
 
     # --- writing (queued) -----------------------------------------------------------
 
-    def ensure_session(self, load: LoadSettings, sampling: SamplingSettings, ui: dict[str, Any]) -> None:
+    def ensure_session(
+        self,
+        load: LoadSettings,
+        sampling: SamplingSettings,
+        ui: dict[str, Any],
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
+        """``provenance``: what the model really is (LoadedModel.provenance()), never 'auto'."""
         if self._session is not None or self.store is None:
             return
         future: Future[int | None] = Future()
@@ -158,7 +165,10 @@ class SessionSync:
         store = self.store
         self._queue(
             lambda: self._resolved(
-                future, lambda: store.create_session(load.model, load=load, sampling=sampling, ui=ui)
+                future,
+                lambda: store.create_session(
+                    load.model, load=load, sampling=sampling, ui=ui, provenance=provenance
+                ),
             )
         )
 
@@ -261,6 +271,7 @@ class SessionSync:
         sampling: SamplingSettings | None = None,
         ui: dict[str, Any] | None = None,
         model: str | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         """``model`` names what ran (e.g. the resolved source), else ``load.model``."""
         session = self._session
@@ -277,6 +288,7 @@ class SessionSync:
                     load=load,
                     sampling=sampling,
                     ui=ui,
+                    provenance=provenance,
                 )
 
         self._queue(action)

@@ -39,8 +39,11 @@ class StatusLine(Horizontal):
         self.info = StatusInfo()
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-text")
-        yield ProgressBar(total=100, show_eta=False, id="load-progress")
+        # held, not queried: a late update while the app closes finds them still
+        self._text = Static(id="status-text")
+        self._bar = ProgressBar(total=100, show_eta=False, id="load-progress")
+        yield self._text
+        yield self._bar
 
     def on_mount(self) -> None:
         self._render_info()
@@ -51,7 +54,7 @@ class StatusLine(Horizontal):
 
     def show_progress(self, stage: str, fraction: float | None) -> None:
         self.add_class("loading")
-        bar = self.query_one(ProgressBar)
+        bar = self._bar
         if fraction is None:
             bar.update(total=None)
         else:
@@ -89,6 +92,6 @@ class StatusLine(Horizontal):
         return text
 
     def _render_info(self) -> None:
-        if self.is_mounted:
+        if self.is_mounted and hasattr(self, "_text"):
             # one line of fixed size: a repaint, never a layout pass
-            self.query_one("#status-text", Static).update(self._compose_text(), layout=False)
+            self._text.update(self._compose_text(), layout=False)

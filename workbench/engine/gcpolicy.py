@@ -1,0 +1,31 @@
+"""Keep the garbage collector's full passes from freezing the screen.
+
+A loaded model brings a large number of long-lived Python objects (torch, transformers, the
+tokenizer's tables). Python's full (generation-2) collection walks every one of them: on this
+machine that took 200-340 ms, several times while a 2,000-token reply streamed, and the UI
+thread (which holds the GIL meanwhile) stalled for as long (bench/ui.py). Once a model is
+loaded, :func:`freeze_long_lived` moves every object alive then to the permanent generation,
+which the collector skips. Before a model is released, :func:`thaw` hands them back, so the
+model's reference cycles can be collected and its memory returned.
+
+Call these on the engine thread (engine/runner.py), in order with loading and releasing.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def freeze_long_lived() -> None:
+    """Collect what is garbage now, then exempt everything still alive from later passes."""
+    gc.collect()
+    gc.freeze()
+
+
+def thaw() -> None:
+    """Make frozen objects collectable again (before a release, and at exit)."""
+    gc.unfreeze()
+
+
+def frozen_count() -> int:
+    return gc.get_freeze_count()
