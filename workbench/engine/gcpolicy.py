@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 
-
 # Full passes at most every FULL_EVERY young passes of generation 1 (Python's default is 10).
 # With the model frozen, the "25% new long-lived objects" rule lets a full pass run often;
 # each still walks every live unfrozen object (the conversation's token records, the widgets'
