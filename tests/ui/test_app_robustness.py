@@ -198,7 +198,7 @@ async def test_settings_show_the_model_given_on_the_command_line():
         assert app.query_one("#set-model").value == "/models/from-the-cli"
 
 
-async def test_a_loaded_model_is_kept_out_of_full_gc_passes_and_given_back_at_exit():
+async def test_a_loaded_model_is_kept_out_of_full_gc_passes_and_given_back_at_exit(slow_tokens):
     """A full GC pass over a loaded model's objects stalled the UI for 200-340 ms (bench/ui.py)."""
     from workbench.engine import gcpolicy
 
@@ -206,4 +206,10 @@ async def test_a_loaded_model_is_kept_out_of_full_gc_passes_and_given_back_at_ex
     async with app.run_test(size=(100, 30)) as pilot:
         await start_with_model(app, pilot, tiny_loaded())
         await wait_until(pilot, lambda: gcpolicy.frozen_count() > 0, what="objects frozen after the load")
+        # full passes wait while a reply streams, and run once it has ended
+        app.send("Hello")
+        assert app.reply is not None and gcpolicy.full_passes_held()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.generating, what="the reply to end")
+        await wait_until(pilot, lambda: not gcpolicy.full_passes_held(), what="the idle full pass")
     assert gcpolicy.frozen_count() == 0  # thawed at exit: nothing of it stays uncollectable

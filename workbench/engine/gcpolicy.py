@@ -20,6 +20,7 @@ import gc
 # each still walks every live unfrozen object (the conversation's token records, the widgets'
 # render caches): 30-65 ms with a 2,000-token reply on screen.
 FULL_EVERY = 100
+HELD = 1_000_000_000  # "never", while a reply streams
 
 
 def freeze_long_lived() -> None:
@@ -28,6 +29,24 @@ def freeze_long_lived() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_EVERY)
+
+
+def hold_full_passes() -> None:
+    """No automatic full pass until :func:`release_full_passes` (while a reply streams: the
+    cyclic garbage it makes, a few MB for 2,000 tokens, waits for the next idle moment)."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, HELD)
+
+
+def release_full_passes() -> None:
+    """Collect now (call it when nothing is on the move), then let full passes run again."""
+    gc.collect()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_EVERY)
+
+
+def full_passes_held() -> bool:
+    return gc.get_threshold()[2] == HELD
 
 
 def thaw() -> None:

@@ -222,6 +222,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
                 reply.result = ReplyResult(reply.turn.content, "cancelled", {"interrupted": True})
             self._record_end(reply)
         self.sync.close(SAVE_WAIT_S)
+        if gcpolicy.full_passes_held():
+            gcpolicy.release_full_passes()
         gcpolicy.thaw()
 
     def _release_model(self, timeout: float) -> None:

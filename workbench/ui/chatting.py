@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.conversation import Turn
+from workbench.engine import gcpolicy
 from workbench.engine.steps import TokenStep
 from workbench.ui.host import AppHost
 from workbench.ui.messages import GenerationEnded, ReplyPrompted, StepWaiting
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from workbench.engine.prompts import Prompt
     from workbench.ui.reply import Reply
 
+IDLE_GC_AFTER_S = 1.0  # after a reply ends: when the held-back full GC pass runs
 CHAT_PLACEHOLDER = "Message {name}… Enter sends"  # Ctrl+J (new line) is on the border
 COMPLETION_PLACEHOLDER = "Text to continue… (Enter continues; empty Enter continues the document)"
 
@@ -139,6 +141,7 @@ class ChatMixin(AppHost):
             play_delay=self.play_delay,
         )
         self.reply = reply
+        gcpolicy.hold_full_passes()  # a full GC pass would freeze the stream; run one when idle
         # no repaints for a blinking cursor while the reply streams
         self.chat_input.cursor_blink = False
         self._show_conversation()
@@ -234,6 +237,11 @@ class ChatMixin(AppHost):
         self.sync.finish_reply(turn)  # saved even if another chat is on screen by now
         return True
 
+    def _collect_when_idle(self) -> None:
+        """A second after a reply ended, with no other running: the full GC pass held back."""
+        if self.reply is None and gcpolicy.full_passes_held():
+            gcpolicy.release_full_passes()
+
     def _finish_reply(self, reply: Reply) -> None:
         """The reply ended: save it and show its end."""
         if reply.finished or reply.result is None:
@@ -244,6 +252,7 @@ class ChatMixin(AppHost):
         turn, result = reply.turn, reply.result
         if self.reply is reply:
             self.reply = None
+            self.set_timer(IDLE_GC_AFTER_S, self._collect_when_idle)
             self._flush_timer.pause()
             self.chat_input.cursor_blink = True
             if self.chart.has_focus:
