@@ -64,7 +64,7 @@ class Writer:
         """Kill ``seconds`` after the first reply is reported saved: mid-conversation however fast
         this machine is (a fixed delay from start-up made the count of saved replies depend on
         the machine's speed)."""
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while not self.saved and time.monotonic() < deadline and self.process.poll() is None:
             time.sleep(0.02)
         time.sleep(seconds)
@@ -80,7 +80,7 @@ def test_kill_minus_9_while_generating_and_saving_loses_nothing_completed(tiny_f
     for _ in range(TRIALS):
         writers = [Writer(tiny_folder), Writer(tiny_folder)]
         for writer in writers:
-            assert writer.ready.wait(120), "the app never finished loading the model"
+            assert writer.ready.wait(600), "the app never finished loading the model"  # cold .pyc, busy CPU
         killers = [threading.Thread(target=w.kill_after, args=(rng.uniform(0.05, 2.5),)) for w in writers]
         for killer in killers:
             killer.start()
