@@ -90,7 +90,9 @@ async def test_value_placeholder_and_up_in_an_empty_box():
 
 
 async def test_a_signal_ends_the_app_through_end_session(monkeypatch):
-    monkeypatch.setattr(terminal, "SHUTDOWN_GRACE_S", 60.0)  # the watchdog must not end pytest
+    # The watchdog must not end pytest: a long grace, and cancelled once the app has ended (an
+    # uncancelled 60 s watchdog once ended the whole test run, exit 143, a minute later).
+    monkeypatch.setattr(terminal, "SHUTDOWN_GRACE_S", 60.0)
     calls: list[tuple[str, int]] = []
 
     class Ending(Box):
@@ -107,5 +109,8 @@ async def test_a_signal_ends_the_app_through_end_session(monkeypatch):
                 break
             await asyncio.sleep(0.02)
         await pilot.pause()
+    terminal.cancel_watchdog(app)
+    watchdog = terminal._shutdown_state(app).watchdog
+    assert watchdog is not None and watchdog.finished.is_set()  # cancelled: it will never fire
     assert calls == [("terminated (SIGTERM)", 143)]
     assert app.return_code == 143

@@ -269,6 +269,7 @@ class _Shutdown:
         self.handlers_on: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Future[None] | None = None
         self.settled = False
+        self.watchdog: threading.Timer | None = None
 
 
 def _shutdown_state(app: App[Any]) -> _Shutdown:
@@ -277,6 +278,15 @@ def _shutdown_state(app: App[Any]) -> _Shutdown:
         state = _Shutdown()
         app._workbench_shutdown = state  # type: ignore[attr-defined]
     return state
+
+
+def cancel_watchdog(app: App[Any]) -> None:
+    """The app has ended and its process goes on (a test, an embedding program): the watchdog
+    must not end that process later. The `workbench` command leaves it armed: its process
+    ends right after the app, and the watchdog still guards that ending."""
+    watchdog = _shutdown_state(app).watchdog
+    if watchdog is not None:
+        watchdog.cancel()
 
 
 def shutdown_reason(app: App[Any]) -> tuple[str, int] | None:
@@ -308,6 +318,7 @@ def request_shutdown(app: App[Any], reason: str, exit_code: int) -> None:
     watchdog = threading.Timer(SHUTDOWN_GRACE_S, _force_exit, args=(app, exit_code))
     watchdog.daemon = True
     watchdog.name = "workbench-shutdown-watchdog"
+    state.watchdog = watchdog
     watchdog.start()
     end_session = getattr(app, "end_session", None)
     if not callable(end_session):
