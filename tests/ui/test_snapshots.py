@@ -8,6 +8,8 @@ probabilities included, is the real output of a tiny seeded model.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.models import tiny_loaded
 from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
@@ -19,16 +21,21 @@ def freeze(app: WorkbenchApp) -> None:
         widget.cursor_blink = False
     for widget in app.query("TextArea"):
         widget.cursor_blink = False
-    info, stable = app.status.info, {}
-    if info.tokens_per_second is not None:
-        stable["tokens_per_second"] = 12.3
-    if info.memory:
-        stable["memory"] = "RAM 1.00G"
-    app.status.update_info(**stable)
+    if app.status.info.tokens_per_second is not None:
+        app.status.update_info(tokens_per_second=12.3)
     for view in app.conversation_view.views():
         if view.turn.stats.get("tokens_per_second"):
             view.turn.stats["tokens_per_second"] = 12.3
         view.refresh_body()
+
+
+@pytest.fixture(autouse=True)
+def stable_memory_figure(monkeypatch):
+    """The app reads memory every 2 s once a model is loaded; a fixed reading keeps the picture
+    stable whenever that happens, and the app alone decides where the figure is shown."""
+    from workbench.engine import devices
+
+    monkeypatch.setattr(devices, "memory_in_use", lambda plan: "RAM 1.00G")
 
 
 async def chat_with_reply(pilot) -> None:

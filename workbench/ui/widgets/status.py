@@ -92,6 +92,6 @@ class StatusLine(Horizontal):
         return text
 
     def _render_info(self) -> None:
-        if self.is_mounted and hasattr(self, "_text"):
+        if hasattr(self, "_text"):  # composed (it may not count as mounted yet in on_mount)
             # one line of fixed size: a repaint, never a layout pass
             self._text.update(self._compose_text(), layout=False)
