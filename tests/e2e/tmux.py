@@ -34,10 +34,16 @@ class TmuxApp:
         argv = [*(program or [str(WORKBENCH)]), *args]
         # exec: the pane's process is the program itself, so its exit status is the pane's
         command = f"exec env {exports} {' '.join(shlex.quote(a) for a in argv)}"
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command],
-            check=True,
-        )
+        new_session = ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height)]
+        # A tmux server whose last session just closed is exiting: a new session asked for at that
+        # moment fails once (seen in a full run); ask again before giving up.
+        for attempt in range(3):
+            started = subprocess.run([*new_session, command], capture_output=True, text=True)
+            if started.returncode == 0:
+                break
+            time.sleep(0.5 * (attempt + 1))
+        else:
+            raise AssertionError(f"tmux new-session failed: {started.stderr.strip()}")
         subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
 
     def screen(self) -> str:
