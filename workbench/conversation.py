@@ -7,10 +7,15 @@ path from the root to ``leaf`` is what is shown and sent to the model.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workbench.engine.steps import TokenStep
+
+# Turns not (yet) stored get negative ids, unique in the process: a reply still being saved
+# after a new chat started must never share an id with a turn of the new chat.
+_LOCAL_IDS = itertools.count(-1, -1)
 
 Role = str  # "system" | "user" | "assistant"
 
@@ -38,7 +43,6 @@ class Conversation:
         self.children: dict[int | None, list[int]] = {}
         self.leaf: int | None = None
         self._last_visited: dict[int | None, int] = {}  # parent -> the child last shown
-        self._next_local_id = -1
 
     def __len__(self) -> int:
         return len(self.path())
@@ -56,8 +60,7 @@ class Conversation:
         """Add a turn under ``parent`` (default: the current leaf) and make it the leaf."""
         parent_id = self.leaf if isinstance(parent, str) else parent  # (str: only "leaf")
         if turn_id is None:
-            turn_id = self._next_local_id
-            self._next_local_id -= 1
+            turn_id = next(_LOCAL_IDS)
         turn = Turn(turn_id, role, content, parent_id, **fields)
         self.turns[turn_id] = turn
         self.children.setdefault(parent_id, []).append(turn_id)

@@ -13,6 +13,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
@@ -138,13 +139,16 @@ class MessageView(Widget):
     def append_steps(self, steps: list[TokenStep]) -> bool:
         """Streaming: the reply grew (the steps are already on the turn). Returns True when the
         message grew taller (the caller may scroll)."""
-        if self.streaming_plain:
-            stream = self.query_one(".message-stream", StreamingText)
-            if not stream.display:
-                self.refresh_body()
-                return True
-            return stream.append("".join(step.text for step in steps))
-        body = self.query_one(".message-body", Static)
+        try:
+            if self.streaming_plain:
+                stream = self.query_one(".message-stream", StreamingText)
+                if not stream.display:
+                    self.refresh_body()
+                    return True
+                return stream.append("".join(step.text for step in steps))
+            body = self.query_one(".message-body", Static)
+        except NoMatches:
+            return False  # not composed yet (or being removed): its mount shows the whole turn
         body.update(self._body_text())
         return True
 
