@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from workbench.engine.errors import WorkbenchError
+from workbench.sessions.snippets import MATCH_STYLE, snippet_text
 from workbench.sessions.store import SessionStore
 from workbench.ui.screens.dialogs import ConfirmScreen, RenameScreen
 from workbench.ui.screens.sessions import (
@@ -22,7 +23,6 @@ from workbench.ui.screens.sessions import (
     SessionsScreen,
     format_updated,
 )
-from workbench.ui.snippets import MATCH_STYLE, snippet_text
 
 SIZE = (80, 24)
 

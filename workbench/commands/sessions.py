@@ -183,7 +183,7 @@ def _list(args: argparse.Namespace) -> int:
 def _snippet_text(snippet: str | None, spans: tuple[tuple[int, int], ...]) -> Text:
     if snippet is None:
         return _text("(title)", style="dim")
-    from workbench.ui.snippets import snippet_text
+    from workbench.sessions.snippets import snippet_text
 
     return snippet_text(snippet, spans)
 

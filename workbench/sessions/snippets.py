@@ -1,6 +1,6 @@
 """Search snippets as text with the matched words highlighted (sessions screen and CLI).
 
-Rich only, no Textual: the ``workbench sessions`` command uses it too.
+Rich only, no Textual: beside the search that makes the spans, below both the CLI and the UI.
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ from textual.widgets import Footer, Input, OptionList, Static
 from workbench.engine.errors import WorkbenchError
 from workbench.safetext import safe_line
 from workbench.sessions.records import SessionSummary
+from workbench.sessions.snippets import snippet_text
 from workbench.sessions.store import SessionStore
 from workbench.ui.screens.dialogs import ConfirmScreen, RenameScreen
-from workbench.ui.snippets import snippet_text
 
 T = TypeVar("T")
 
