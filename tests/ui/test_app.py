@@ -74,22 +74,6 @@ async def test_chat_streams_a_reply_with_the_chart_and_status():
         ]
 
 
-@pytest.fixture
-def slow_endless_tokens(monkeypatch):
-    """Each token takes 10 ms and is never EOS, so a reply is still running when a test acts."""
-    import time
-
-    from workbench.engine import sampling
-
-    def choose(self, q):
-        time.sleep(0.01)
-        q = q.clone()
-        q[2] = 0
-        return q.argmax()
-
-    monkeypatch.setattr(sampling.Sampler, "choose", choose)
-
-
 async def test_escape_stops_generation_and_keeps_the_partial_reply(slow_endless_tokens):
     tiny = tiny_loaded()
     app = make_app(config=greedy_config(max_new_tokens=400))

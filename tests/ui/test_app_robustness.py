@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets._toast import Toast
 
@@ -23,20 +21,6 @@ from workbench.sessions.store import SessionStore
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.widgets.conversation import ConversationView
-
-
-@pytest.fixture
-def slow_tokens(monkeypatch):
-    """Each token takes 10 ms and is never EOS, so a reply is still running when a test acts."""
-    from workbench.engine import sampling
-
-    def choose(self, q):
-        time.sleep(0.01)
-        q = q.clone()
-        q[2] = 0
-        return q.argmax()
-
-    monkeypatch.setattr(sampling.Sampler, "choose", choose)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +60,7 @@ async def test_a_session_with_a_hostile_title_reopens_and_the_toast_is_inert(tit
             assert stored_title in resumed[0]  # markup-looking text is shown as it is
 
 
-async def test_new_chat_during_a_reply_saves_that_reply_as_stopped(slow_tokens):
+async def test_new_chat_during_a_reply_saves_that_reply_as_stopped(slow_endless_tokens):
     app = WorkbenchApp(greedy_config(max_new_tokens=400), autoload=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await start_with_model(app, pilot, tiny_loaded())
@@ -96,7 +80,9 @@ async def test_new_chat_during_a_reply_saves_that_reply_as_stopped(slow_tokens):
             assert len(store.token_steps(saved.id)) == saved.stats["tokens"]
 
 
-async def test_message_sent_right_after_a_model_change_is_answered_by_the_new_model(slow_tokens, tiny_folder):
+async def test_message_sent_right_after_a_model_change_is_answered_by_the_new_model(
+    slow_endless_tokens, tiny_folder
+):
     app = WorkbenchApp(greedy_config(max_new_tokens=300), autoload=False)
     async with app.run_test(size=(100, 30)) as pilot:
         old = tiny_loaded.__wrapped__()  # a copy of its own: this test releases it
@@ -198,7 +184,7 @@ async def test_settings_show_the_model_given_on_the_command_line():
         assert app.query_one("#set-model").value == "/models/from-the-cli"
 
 
-async def test_a_loaded_model_is_kept_out_of_full_gc_passes_and_given_back_at_exit(slow_tokens):
+async def test_a_loaded_model_is_kept_out_of_full_gc_passes_and_given_back_at_exit(slow_endless_tokens):
     """A full GC pass over a loaded model's objects stalled the UI for 200-340 ms (bench/ui.py)."""
     from workbench.engine import gcpolicy
 
