@@ -95,3 +95,10 @@ def scripted_model(script: str, hidden_size: int = 64) -> Any:
             model.model.embed_tokens.weight[token, position] = 1.0
             model.lm_head.weight[following, position] = 5.0
     return LoadedModel.wrap(model, tokenizer, name="scripted-llama")
+
+
+def save_tiny_folder(folder: Any) -> Any:
+    """The tiny model and the SmolLM2 tokenizer saved as a model folder the app can load."""
+    tiny_loaded().model.save_pretrained(folder)
+    smol_tokenizer().save_pretrained(folder)
+    return folder

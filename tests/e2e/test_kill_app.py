@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.models import smol_tokenizer, tiny_loaded
+from tests.models import save_tiny_folder
 from workbench import paths
 from workbench.sessions.store import SessionStore
 
@@ -32,9 +32,7 @@ TRIALS = 10  # two processes killed per trial: 20 kills
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-app-model")
-    tiny_loaded().model.save_pretrained(folder)
-    smol_tokenizer().save_pretrained(folder)
-    return folder
+    return save_tiny_folder(folder)
 
 
 class Writer:

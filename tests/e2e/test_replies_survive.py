@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.tmux import TmuxApp, wait_gone
-from tests.models import scripted_model, smol_tokenizer, tiny_loaded
+from tests.models import save_tiny_folder, scripted_model, smol_tokenizer
 from workbench import paths
 from workbench.sessions.store import SessionStore
 
@@ -36,9 +36,7 @@ LONG = 300  # tokens streamed before the reply is ended from outside
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-long-model")
-    tiny_loaded().model.save_pretrained(folder)
-    smol_tokenizer().save_pretrained(folder)
-    return folder
+    return save_tiny_folder(folder)
 
 
 @pytest.fixture

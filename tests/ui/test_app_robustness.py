@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets._toast import Toast
 
-from tests.models import smol_tokenizer, tiny_loaded
+from tests.models import save_tiny_folder, tiny_loaded
 from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
 from workbench import paths
 from workbench.config import load_config
@@ -27,9 +27,7 @@ from workbench.ui.widgets.conversation import ConversationView
 def tiny_folder(tmp_path_factory):
     """The tiny model saved as a folder, so the app can load it for real."""
     folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_loaded().model.save_pretrained(folder)
-    smol_tokenizer().save_pretrained(folder)
-    return folder
+    return save_tiny_folder(folder)
 
 
 def notifications(app: WorkbenchApp) -> list[str]:
