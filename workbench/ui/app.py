@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -28,11 +27,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from workbench import paths
-from workbench.config import Config, UiSettings, save_config
+from workbench.config import Config, save_config
 from workbench.conversation import Conversation, Turn
 from workbench.engine import gcpolicy
-from workbench.engine.errors import WorkbenchError
-from workbench.engine.settings import LoadSettings, SamplingSettings
+from workbench.engine.settings import LoadSettings
 from workbench.safetext import safe_line, safe_text
 from workbench.ui.chatting import ChatMixin
 from workbench.ui.messages import (
@@ -44,11 +42,14 @@ from workbench.ui.messages import (
     SessionWriteFailed,
     StepWaiting,
 )
+from workbench.ui.model_loading import ModelLoadingMixin
+from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
 from workbench.ui.reply import DecoderSlot, Reply
+from workbench.ui.session_view import SessionViewMixin
 from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
 from workbench.ui.widgets.chart import CandidatesChart
@@ -80,7 +81,7 @@ LATE_MESSAGES = (
 )
 
 
-class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
+class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
     BINDINGS = [
@@ -226,22 +227,6 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             gcpolicy.release_full_passes()
         gcpolicy.thaw()
 
-    def _release_model(self, timeout: float) -> None:
-        loaded, self.loaded = self.loaded, None
-        if loaded is None:
-            return
-        from workbench.engine import runner
-
-        with contextlib.suppress(Exception):
-            runner.submit(self._release_on_engine, loaded).result(timeout)
-
-    def _release_on_engine(self, loaded: LoadedModel) -> None:
-        """Engine thread: forget the cached decoder of ``loaded`` and drop its weights."""
-        self.decoders.drop(loaded)
-        gcpolicy.thaw()  # its objects must be collectable to be freed
-        loaded.release()
-        gcpolicy.freeze_long_lived()
-
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
         marker = os.environ.get("WORKBENCH_FIRST_FRAME_FILE")
@@ -250,17 +235,6 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
                 json.dump({"time": time.time(), "torch_imported": "torch" in sys.modules}, handle)
         if self.autoload:
             self.load_model(self.load_settings)
-
-    def _open_store(self) -> None:
-        from workbench.sessions.store import SessionStore
-
-        try:
-            self.sync = SessionSync(SessionStore(), on_error=self._post_write_error)
-        except (WorkbenchError, OSError) as exc:
-            self.sync = SessionSync(None, on_error=self._post_write_error)
-            self.notify(
-                f"Sessions will not be saved: {exc}", title="Session database", severity="error", timeout=15
-            )
 
     # --- widgets ----------------------------------------------------------------------
 
@@ -303,105 +277,6 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         names in them come from outside)."""
         kwargs["markup"] = False
         super().notify(safe_text(str(message)), title=safe_line(str(title)), **kwargs)
-
-    # --- model loading ----------------------------------------------------------------
-
-    def load_model(self, settings: LoadSettings) -> None:
-        """Load ``settings``; a running reply is stopped first. The engine thread runs jobs in
-        order, so the load starts once that reply's work is done; until the new model is
-        ready, messages wait for it (the old one is released on the engine thread after)."""
-        if self.reply is not None:
-            self.reply.stop()
-        self._loading = settings
-        self.status.show_progress("Loading model…", None)
-        self._settings_pane.set_load_state(f"Loading {settings.model}…")
-        self._load_worker(settings)
-
-    @work(thread=True, group="model", exit_on_error=False)  # not exclusive: every load reports back
-    def _load_worker(self, settings: LoadSettings) -> None:
-        try:
-            from workbench.engine import runner
-            from workbench.engine.loading import load_model  # torch is imported here, off the UI thread
-
-            progress = lambda p: self.post_message(LoadProgressed(p.stage, p.fraction))  # noqa: E731
-            loaded = runner.run(load_model, settings, progress=progress)  # on the one torch thread
-        except WorkbenchError as exc:
-            self.post_message(ModelLoadFailed(str(exc), settings))
-        except Exception as exc:  # noqa: BLE001 - any failure is shown, the app stays up
-            self.post_message(
-                ModelLoadFailed(f"could not load {settings.model}: {type(exc).__name__}: {exc}", settings)
-            )
-        else:
-            self.post_message(ModelLoaded(loaded, settings))
-
-    def on_load_progressed(self, message: LoadProgressed) -> None:
-        self.status.show_progress(message.stage, message.fraction)
-        percent = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self._settings_pane.set_load_state(f"{message.stage}{percent}")
-
-    def _superseded(self, request: LoadSettings | None) -> bool:
-        """A load asked for before the latest one (the user changed the model again)."""
-        return request is not None and self._loading is not None and request is not self._loading
-
-    def on_model_loaded(self, message: ModelLoaded) -> None:
-        from workbench.engine import runner
-
-        if self._ending or self._superseded(message.request):
-            runner.submit(self._release_on_engine, message.loaded)  # nobody will use it
-            return
-        old, self.loaded = self.loaded, message.loaded
-        settings = message.request or self._loading or self.load_settings
-        self._loading = None
-        if old is not None and old is not self.loaded:
-            runner.submit(self._release_on_engine, old)  # after any job still using it
-        runner.submit(gcpolicy.freeze_long_lived)  # full GC passes skip the model from now on
-        # Only a model that loaded becomes the default and the session's model.
-        self.load_settings = self._loaded_settings = settings
-        loaded = self.loaded
-        self.sync.update_settings(load=settings, model=settings.model, provenance=loaded.provenance())
-        self._save_config()
-        self.status.hide_progress()
-        self.status.update_info(
-            model=loaded.source.short_name,
-            device=loaded.plan.label,
-            dtype=loaded.dtype_name,
-            context_max=loaded.context_length,
-            context_used=0,
-            activity="",
-        )
-        seconds = f"{loaded.load_seconds:.1f} s" + (", cached" if loaded.from_cache else "")
-        self._settings_pane.set_load_state(
-            f"Loaded {loaded.source.display_name} on {loaded.plan.label} in {seconds}; {loaded.dtype_reason}"
-        )
-        self._set_input_placeholder()
-        self._tokenizer_pane.set_tokenizer(loaded.table, loaded.source.display_name)
-        self._update_prompt_view()
-        self._refresh_memory()
-        if self._waiting_for_model is not None:
-            turn, self._waiting_for_model = self._waiting_for_model, None
-            self._start_reply(turn)
-
-    def on_model_load_failed(self, message: ModelLoadFailed) -> None:
-        if self._superseded(message.request):
-            return  # a newer load is on its way; this one's failure no longer matters
-        self._loading = None
-        if self._loaded_settings is not None:
-            self.load_settings = self._loaded_settings  # the model still running stays the default
-        self.status.hide_progress()
-        keeps = f"; still using {self.loaded.source.short_name}" if self.loaded is not None else ""
-        self.status.update_info(activity="model not loaded" if self.loaded is None else "")
-        self._settings_pane.set_load_state(f"Error: {message.error}{keeps}")
-        self.notify(message.error + keeps, title="Could not load the model", severity="error", timeout=20)
-        if self._waiting_for_model is not None:
-            self._waiting_for_model = None
-            self.notify("Your message is kept; press Ctrl+R to answer it once a model is loaded.")
-
-    def _refresh_memory(self) -> None:
-        if self.loaded is None:
-            return
-        from workbench.engine.devices import memory_in_use
-
-        self.status.update_info(memory=memory_in_use(self.loaded.plan))
 
     # --- actions ----------------------------------------------------------------------
 
@@ -481,88 +356,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands = [
-            ("Stop generating", "Stop the reply being generated (Esc)", self.action_stop),
-            (
-                "Regenerate reply",
-                "A new reply to the last message; the old one stays as a branch (Ctrl+R)",
-                self.action_regenerate,
-            ),
-            (
-                "Edit last message",
-                "Edit and resend your last message (Up in the empty message box)",
-                self.action_edit_last,
-            ),
-            ("New chat", "Start a new conversation (Ctrl+N)", self.action_new_chat),
-            ("Copy reply", "Copy the selected or last reply to the clipboard (Ctrl+Y)", self.action_copy),
-            ("Toggle heat map", "Colour reply tokens by probability (F6)", self.action_toggle_heatmap),
-            (
-                "Toggle step mode",
-                "Pause before every token and choose it yourself (F7)",
-                self.action_toggle_step_mode,
-            ),
-            (
-                "Toggle chat / completion mode",
-                "Chat template, or raw text continuation (F8)",
-                self.action_toggle_completion_mode,
-            ),
-            ("Step: sample the next token", "While paused (space on the chart)", self.action_step_sample),
-            ("Step: take the most probable token", "While paused (g on the chart)", self.action_step_greedy),
-            (
-                "Step: type the next token",
-                "By its text or #id, while paused (t on the chart)",
-                self.action_step_token,
-            ),
-            ("Play / pause", "Let a paused reply run, or pause it (p on the chart)", self.action_play_pause),
-            (
-                "Previous branch",
-                "Show the previous alternative of the selected reply ([)",
-                lambda: self.action_sibling(-1),
-            ),
-            (
-                "Next branch",
-                "Show the next alternative of the selected reply (])",
-                lambda: self.action_sibling(1),
-            ),
-            (
-                "Edit selected message",
-                "Edit the message the selected reply answers: a new branch (e)",
-                self.action_edit_selected,
-            ),
-            ("Show chat", "The conversation and the live chart (F2)", lambda: self.action_show_tab("chat")),
-            (
-                "Show tokenizer",
-                "Tokenizer inspector and vocabulary (F3)",
-                lambda: self.action_show_tab("tokenizer"),
-            ),
-            (
-                "Show settings",
-                "Model, device, dtype, sampling, theme (F4)",
-                lambda: self.action_show_tab("settings"),
-            ),
-            (
-                "Sessions",
-                "Saved conversations: open, search, rename, duplicate, delete (F5)",
-                self.action_sessions,
-            ),
-            (
-                "Tokenizer: special tokens on/off",
-                "Add the tokenizer's special tokens (Ctrl+T in the tokenizer tab)",
-                lambda: self._tokenizer_action("toggle_specials"),
-            ),
-            (
-                "Tokenizer: ids on/off",
-                "Show token ids under the chips (Ctrl+G in the tokenizer tab)",
-                lambda: self._tokenizer_action("toggle_ids"),
-            ),
-            (
-                "Tokenizer: export the vocabulary",
-                "Write the vocabulary or the matches to a file (Ctrl+O in the tokenizer tab)",
-                lambda: self._tokenizer_action("export"),
-            ),
-            ("Help", "All keys (F1)", self.action_help),
-        ]
-        for title, help_text, callback in commands:
+        for title, help_text, callback in palette_commands(self):
             yield SystemCommand(title, help_text, callback)
 
     # --- token selection ------------------------------------------------------------
@@ -628,71 +422,6 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
         except OSError as exc:
             self.notify(f"Could not save settings: {exc}", severity="error")
 
-    # --- sessions -------------------------------------------------------------------
-
-    def action_sessions(self) -> None:
-        if self.sync.store is None:
-            self.notify(
-                "Sessions are not available: the session database could not be opened.", severity="error"
-            )
-            return
-        from workbench.ui.screens.sessions import SessionsScreen
-
-        screen = SessionsScreen(self.sync.store, self.sync.session_id)
-
-        def opened(session_id: int | None) -> None:
-            current_deleted = self.sync.session_id is not None and self.sync.session_id in screen.deleted_ids
-            if session_id is not None and session_id != self.sync.session_id:
-                if self.generating:
-                    self.notify(
-                        "Stop the reply being generated (Esc) before opening another session.",
-                        severity="warning",
-                    )
-                    return
-                self.resume_session(session_id)
-            elif current_deleted:
-                self.action_new_chat()
-
-        self.push_screen(screen, opened)
-
-    def resume_session(self, ref: str | int) -> bool:
-        """Open a saved session: its messages, settings and model (loaded if it differs)."""
-        try:
-            record, conversation = self.sync.open_session(ref)
-        except WorkbenchError as exc:
-            self.notify(str(exc), title="Could not open the session", severity="error", timeout=15)
-            return False
-        self.conversation = conversation
-        self.completion_mode = (record.ui or {}).get("mode") == "completion"
-        self.conversation_view.set_completion_mode(self.completion_mode)
-        try:
-            if record.sampling:
-                self.sampling = SamplingSettings.from_dict(record.sampling)
-            ui = dict(record.ui or {})
-            self.ui_settings = UiSettings.from_dict({**self._ui_dict(), **ui})
-            load = LoadSettings.from_dict(record.load) if record.load else self.load_settings
-        except WorkbenchError as exc:
-            self.notify(f"Some saved settings were not valid: {exc}", severity="warning")
-            load = self.load_settings
-        self._settings_pane.set_config(Config(model=load, sampling=self.sampling, ui=self.ui_settings))
-        self.chart.show_step(None, "Waiting for a token…")  # not the numbers of the chat left behind
-        self._show_conversation()
-        self.notify(f"Resumed “{safe_line(record.title or 'untitled')}”.")
-        if load != self.load_settings:
-            self.load_settings = load  # loaded at the first frame, unless a model runs already
-            if self.loaded is not None or self._loading is not None:
-                self.load_model(load)
-        return True
-
-    def _ui_dict(self) -> dict[str, Any]:
-        ui = self.ui_settings
-        return {
-            "theme": ui.theme,
-            "top_k_shown": ui.top_k_shown,
-            "system_prompt": ui.system_prompt,
-            "heatmap": ui.heatmap,
-        }
-
     # --- helpers --------------------------------------------------------------------
 
     def _show_conversation(self) -> None:
@@ -735,13 +464,3 @@ class WorkbenchApp(ChatMixin, StepModeMixin, App[int]):
             except Exception:  # noqa: BLE001 - a template error must not break the view
                 prompt = None
         self._tokenizer_pane.set_chat_prompt(prompt)
-
-    def _post_write_error(self, error: str) -> None:
-        """From the session writer thread: report on the UI thread."""
-        self.post_message(SessionWriteFailed(error))
-
-    def on_session_write_failed(self, message: SessionWriteFailed) -> None:
-        self.sync.take_error()
-        self.notify(
-            f"Could not save: {message.error}", title="Session database", severity="error", timeout=15
-        )

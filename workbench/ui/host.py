@@ -1,4 +1,4 @@
-"""What the app's mixins (chatting.py, stepmode.py) use of the app, declared for the type checker.
+"""What the app's mixins (chatting.py, stepmode.py, model_loading.py, session_view.py) use of the app, declared for the type checker.
 
 At run time ``AppHost`` is plain ``object``: the mixins gain nothing and the app (app.py) sets
 up this state itself. Under a type checker the mixins derive from this declaration, so their
@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
     from workbench.engine.settings import LoadSettings, SamplingSettings
     from workbench.engine.stepping import StepChooser
+    from workbench.engine.steps import TokenStep
     from workbench.ui.panes.chat import ChatInput
+    from workbench.ui.panes.settings import SettingsPane
+    from workbench.ui.panes.tokenizer import TokenizerPane
     from workbench.ui.persistence import SessionSync
     from workbench.ui.reply import DecoderSlot, Reply
     from workbench.ui.widgets.chart import CandidatesChart
@@ -41,6 +44,11 @@ if TYPE_CHECKING:
         _waiting_for_model: Turn | None
         _editing: Turn | None
         _flush_timer: Timer
+        _loading: LoadSettings | None
+        _loaded_settings: LoadSettings | None
+        _ending: bool
+        _settings_pane: SettingsPane
+        _tokenizer_pane: TokenizerPane
 
         @property
         def chart(self) -> CandidatesChart: ...
@@ -62,6 +70,13 @@ if TYPE_CHECKING:
         def _show_conversation(self) -> None: ...
         def _update_prompt_view(self) -> None: ...
         def _session_ui(self) -> dict[str, Any]: ...
+        def _save_config(self) -> None: ...
+        def _set_input_placeholder(self) -> None: ...
+        def _start_reply(
+            self, parent: Turn, resume: list[TokenStep] | None = None, forced_token: int | None = None
+        ) -> None: ...
+        def action_new_chat(self) -> None: ...
+        def load_model(self, settings: LoadSettings) -> None: ...
 
 else:
     AppHost = object
