@@ -7,6 +7,7 @@ invalid UTF-8 byte and a bracketed paste full of escape sequences, run directly 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.tmux import TmuxApp, alive, command_line, wait_gone
-from tests.models import smol_tokenizer, tiny_loaded
+from tests.models import save_tiny_folder
 from workbench import paths
 
 pytestmark = pytest.mark.slow
@@ -34,11 +35,11 @@ EXIT_ASSERT_S = 10.0  # what the assertion allows, on a loaded CI machine
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-terminal-model")
-    model = tiny_loaded().model
-    model.config.max_position_embeddings = 8192  # room for a long reply
-    model.save_pretrained(folder)
-    smol_tokenizer().save_pretrained(folder)
+    folder = save_tiny_folder(tmp_path_factory.mktemp("tiny-terminal-model"))
+    # Room for a long reply, in the saved copy only: the tiny model is shared by every test in
+    # the run (setting it on the model itself changed the context the snapshot tests show).
+    config = folder / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "max_position_embeddings": 8192}))
     return folder
 
 
