@@ -32,6 +32,7 @@ from workbench.conversation import Conversation, Turn
 from workbench.engine import gcpolicy
 from workbench.engine.settings import LoadSettings
 from workbench.safetext import safe_line, safe_text
+from workbench.ui import switching
 from workbench.ui.chatting import ChatMixin
 from workbench.ui.messages import (
     GenerationEnded,
@@ -123,6 +124,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self.conversation = Conversation()
         self.sync = SessionSync(store, on_error=self._post_write_error)
         self._store_given = store is not None
+        self._switch_interval_before = sys.getswitchinterval()
         self.first_frame_at: float | None = None
         self.reply: Reply | None = None  # the reply being generated: the owner of its state
         self.decoders = DecoderSlot()  # engine-thread only: the KV cache kept between replies
@@ -148,6 +150,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         yield Footer()
 
     def on_mount(self) -> None:
+        self._switch_interval_before = switching.favour_ui_thread()
         # The main screen's widgets, held rather than queried: a message can arrive while
         # another screen (help, sessions) is on top, where a query would find nothing.
         self._chart = self.query_one("#chart", CandidatesChart)
@@ -223,6 +226,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 reply.result = ReplyResult(reply.turn.content, "cancelled", {"interrupted": True})
             self._record_end(reply)
         self.sync.close(SAVE_WAIT_S)
+        switching.restore(self._switch_interval_before)
         if gcpolicy.full_passes_held():
             gcpolicy.release_full_passes()
         gcpolicy.thaw()

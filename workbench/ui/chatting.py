@@ -170,8 +170,10 @@ class ChatMixin(AppHost):
         if self.conversation.turns.get(turn.id) is not turn:
             return  # a new chat or another session is on screen while this reply stops
         view = self.conversation_view.view_for(turn.id)
-        if view is not None and view.append_steps(new) and not self.conversation_view.has_focus:
-            self.conversation_view.scroll_end(animate=False)  # only when the reply grew a line
+        if view is not None:
+            view.append_steps(new)
+            if not self.conversation_view.has_focus:
+                self.conversation_view.follow(*view.end_row())  # scrolls only when a line was added
         if self.conversation_view.selected[1] is None:
             self.chart.show_step(
                 new[-1], f"{'Stepping' if self.step_mode else 'Live'} · token {new[-1].index + 1}"

@@ -136,21 +136,31 @@ class MessageView(Widget):
         note.update(Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else "")
         note.display = bool(self.turn.error)
 
-    def append_steps(self, steps: list[TokenStep]) -> bool:
-        """Streaming: the reply grew (the steps are already on the turn). Returns True when the
-        message grew taller (the caller may scroll)."""
+    def append_steps(self, steps: list[TokenStep]) -> None:
+        """Streaming: the reply grew (the steps are already on the turn)."""
         try:
             if self.streaming_plain:
                 stream = self.query_one(".message-stream", StreamingText)
                 if not stream.display:
                     self.refresh_body()
-                    return True
-                return stream.append("".join(step.text for step in steps))
+                    return
+                stream.append("".join(step.text for step in steps))
+                return
             body = self.query_one(".message-body", Static)
         except NoMatches:
-            return False  # not composed yet (or being removed): its mount shows the whole turn
+            return  # not composed yet (or being removed): its mount shows the whole turn
         body.update(self._body_text())
-        return True
+
+    def end_row(self) -> tuple[Widget, int]:
+        """A widget and how many of its rows hold text: what to follow to see the reply's end."""
+        if self.streaming_plain:
+            try:
+                stream = self.query_one(".message-stream", StreamingText)
+                if stream.display:
+                    return stream, stream.text_rows
+            except NoMatches:
+                pass
+        return self, self.outer_size.height
 
 
 class ConversationView(VerticalScroll, can_focus=True):
@@ -227,6 +237,15 @@ class ConversationView(VerticalScroll, can_focus=True):
         self._update_hint()
         self.scroll_end(animate=False)
         return view
+
+    def follow(self, widget: Widget, rows: int) -> None:
+        """Scroll just far enough that row ``rows - 1`` of ``widget`` (a descendant) is in view.
+
+        Unlike ``scroll_end`` it ignores rows the widget reserves below its text."""
+        top = widget.region.y - self.content_region.y + round(self.scroll_y)
+        target = top + rows - self.scrollable_content_region.height
+        if target > self.scroll_y:
+            self.scroll_to(y=target, animate=False)
 
     def _update_hint(self) -> None:
         self.query_one(".empty-hint").display = not self.query(MessageView)

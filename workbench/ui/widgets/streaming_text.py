@@ -4,6 +4,11 @@ A ``Static`` re-wraps and re-renders all of its text on every update: fine once,
 times a second for a reply that keeps growing. This widget keeps the wrapped rows it has
 already made and re-wraps only the last paragraph; it repaints only the rows that changed and
 asks for a layout pass only when it needs more rows than it has reserved.
+
+A layout pass costs the whole screen's repaint (20-40 ms of the UI thread here, twice that while
+the engine thread competes for the GIL: bench/ui.py), so rows are reserved a screen's height at
+a time: a 2,000-token reply is laid out a handful of times, not every few lines. The reserved
+rows are blank; the conversation follows :attr:`text_rows`, not the widget's height.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from textual.widget import Widget
 
 from workbench.safetext import safe_text
 
-RESERVE_ROWS = 3  # rows kept in hand so the screen is laid out every few lines, not every line
+MIN_RESERVE_ROWS = 8  # at least this many rows kept in hand (a screen's height, when known)
 
 
 class StreamingText(Widget, can_focus=False):
@@ -30,6 +35,11 @@ class StreamingText(Widget, can_focus=False):
         self._reserved = 0
         if text:
             self.append(text)
+
+    @property
+    def text_rows(self) -> int:
+        """Rows the text fills (the widget may be taller: reserved rows are blank)."""
+        return len(self._rows) + len(self._last_rows)
 
     @property
     def text(self) -> str:
@@ -60,7 +70,7 @@ class StreamingText(Widget, can_focus=False):
             self._last_rows = self._wrap(self._paragraphs[-1])
         rows = len(self._rows) + len(self._last_rows)
         if not self._width or rows > self._reserved:
-            self._reserved = rows + RESERVE_ROWS
+            self._reserved = rows + max(MIN_RESERVE_ROWS, self.app.size.height)
             self.refresh(layout=True)
             return True
         if rest:
