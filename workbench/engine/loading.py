@@ -386,15 +386,21 @@ def _save_gguf_cache(model: PreTrainedModel, tokenizer: Any, folder: Path) -> No
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: Any) -> frozenset[int]:
-    """Every id that ends a reply: the generation config's (often a list) and the tokenizer's."""
+    """Every id that ends a reply: the generation config's (often a list: Llama 3 stops at
+    <|eot_id|>, <|eom_id|> and <|end_of_text|>), the model config's, the tokenizer's, and the
+    token the chat template closes a turn with."""
+    from workbench.engine.prompts import template_end_of_turn_ids
+
     ids: set[int] = set()
-    config_eos = getattr(model.generation_config, "eos_token_id", None)
-    if isinstance(config_eos, int):
-        ids.add(config_eos)
-    elif isinstance(config_eos, (list, tuple)):
-        ids.update(int(i) for i in config_eos)
+    for config in (model.generation_config, model.config):
+        config_eos = getattr(config, "eos_token_id", None)
+        if isinstance(config_eos, int):
+            ids.add(config_eos)
+        elif isinstance(config_eos, (list, tuple)):
+            ids.update(int(i) for i in config_eos)
     if tokenizer.eos_token_id is not None:
         ids.add(int(tokenizer.eos_token_id))
+    ids.update(template_end_of_turn_ids(tokenizer))
     return frozenset(ids)
 
 
