@@ -137,6 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     vocab.add_argument("--json", action="store_true", help="machine-readable output")
 
+    classify = commands.add_parser(
+        "classify",
+        parents=[model],
+        help="label probabilities: a classifier's softmax, or zero-shot with a causal LM",
+        description="Classify TEXT. A sequence-classification model gives softmax(logits) over its "
+        "id2label labels; a causal LM (the bundled default) scores each label as the continuation of "
+        "a prompt template: P(label) = the product of its tokens' p, normalised over the labels.",
+    )
+    classify.add_argument("text", help="the text to classify, e.g. 'I loved this film'")
+    classify.add_argument(
+        "--labels", default=None, help="zero-shot labels, comma-separated (default: positive,negative)"
+    )
+    classify.add_argument(
+        "--template",
+        default=None,
+        help="zero-shot prompt with a {text} placeholder; each label is scored as its continuation, "
+        "after a space unless the template ends in whitespace; \\n stands for a newline "
+        "(default: 'Review: {text}\\nSentiment:')",
+    )
+    classify.add_argument("--json", action="store_true", help="machine-readable output")
+
     from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module
 
     add_sessions_parser(commands)

@@ -26,6 +26,7 @@ COMMANDS = {
     "tokenize": "workbench.commands.tokenize",
     "generate": "workbench.commands.generate",
     "vocab": "workbench.commands.vocab",
+    "classify": "workbench.commands.classify",
     "sessions": "workbench.commands.sessions",
 }
 
@@ -40,7 +41,7 @@ PATH_ARGUMENTS = frozenset({"model", "out", "file"})
 # Positional arguments, named as in --help (the rest are shown as --options).
 POSITIONALS = frozenset({"text", "prompt", "title", "session"})
 # Commands whose whole job is to write to stdout: refused at once, before a model loads.
-WRITES_STDOUT = frozenset({"probe", "tokenize", "generate"})
+WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify"})
 
 
 class OutputClosedError(WorkbenchError):
