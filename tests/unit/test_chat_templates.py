@@ -86,7 +86,9 @@ LAST_ONLY = "{{ messages[-1]['content'] }}{% if add_generation_prompt %} Answer:
 
 PIRATE = [{"role": "system", "content": "Talk like a pirate."}, {"role": "user", "content": "Hi there"}]
 BOS = "<|im_start|>"  # SmolLM2's bos_token, which the Gemma and Llama templates write first
-GEMMA_MERGED = f"{BOS}<start_of_turn>user\nTalk like a pirate.\n\nHi there<end_of_turn>\n<start_of_turn>model\n"
+GEMMA_MERGED = (
+    f"{BOS}<start_of_turn>user\nTalk like a pirate.\n\nHi there<end_of_turn>\n<start_of_turn>model\n"
+)
 
 
 def with_template(template: str | None):
@@ -140,7 +142,9 @@ def test_a_template_that_ignores_the_system_message_is_caught_and_merged():
     assert "pirate" not in rendered  # the template really does drop it without a word
     assert system_support(tokenizer) == (prompts.DROPPED, None)
     prompt = chat_prompt(tokenizer, PIRATE)
-    assert prompt.text == "<|im_start|>user\nTalk like a pirate.\n\nHi there<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        prompt.text == "<|im_start|>user\nTalk like a pirate.\n\nHi there<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert prompt.system == prompts.DROPPED
     assert prompt.notice == prompts.DROPPED_NOTICE
 
@@ -266,3 +270,12 @@ def test_each_end_id_stops_a_reply_picked_in_step_mode(llama3_style, eos_id):
     assert len(steps) == 3 and steps[-1].token_id == eos_id and steps[-1].is_end
     assert not any(step.is_end for step in steps[:-1])
     assert not decisions  # it stopped there: nobody was asked for a fourth token
+
+
+def test_the_system_prompt_a_template_writes_when_there_is_none():
+    assert (
+        prompts.template_default_system(with_template(smol_tokenizer().chat_template))
+        == "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    )
+    for template in (LLAMA3, GEMMA2, GEMMA3, None):
+        assert prompts.template_default_system(with_template(template)) is None

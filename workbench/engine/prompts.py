@@ -40,6 +40,7 @@ _SYSTEM_PROBE = "WB-SYSTEM-PROBE"
 _USER_PROBE = "WB-USER-PROBE"
 _ASSISTANT_PROBE = "WB-ASSISTANT-PROBE"
 _support_cache: dict[str, tuple[str, str | None]] = {}  # template text -> (mode, error)
+_default_cache: dict[str, str | None] = {}  # "default:" + template text -> its default system prompt
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,37 @@ def system_notice(tokenizer: Any, system_prompt: str) -> str | None:
     if not system_prompt.strip():
         return None
     return _system_notice(*system_support(tokenizer))
+
+
+def template_default_system(tokenizer: Any) -> str | None:
+    """The system prompt the chat template writes when the conversation has none (SmolLM2's
+    "You are a helpful AI assistant named SmolLM...", Qwen's "You are Qwen..."), else None.
+
+    Rendered with and without a probe system message: the default is what stands where the
+    probe stands, with the text around it the same.
+    """
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        return None
+    key = "default:" + (template if isinstance(template, str) else repr(template))
+    if key in _default_cache:
+        return _default_cache[key]
+    user = {"role": "user", "content": _USER_PROBE}
+    default = None
+    try:
+        bare = tokenizer.apply_chat_template([user], add_generation_prompt=True, tokenize=False)
+        probed = tokenizer.apply_chat_template(
+            [{"role": "system", "content": _SYSTEM_PROBE}, user], add_generation_prompt=True, tokenize=False
+        )
+    except Exception:  # noqa: BLE001 - a template that refuses a system message has no default
+        probed = ""
+    at = probed.find(_SYSTEM_PROBE)
+    if at >= 0:
+        before, after = probed[:at], probed[at + len(_SYSTEM_PROBE) :]
+        if len(bare) > len(before) + len(after) and bare.startswith(before) and bare.endswith(after):
+            default = bare[len(before) : len(bare) - len(after)].strip() or None
+    _default_cache[key] = default
+    return default
 
 
 def merge_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -448,6 +448,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
     def _update_prompt_view(self) -> None:
         """Refresh the tokenizer tab's view of the exact prompt: now if that tab is showing,
         else when it is next shown (tokenizing a long conversation is not free)."""
+        self._update_system_line()  # the chat's first line (ui/chatting.py)
         self._prompt_view_stale = True
         if self.tabs.active == "tokenizer":
             self._refresh_prompt_view()

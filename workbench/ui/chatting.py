@@ -107,6 +107,27 @@ class ChatMixin(AppHost):
         messages = self.conversation.chat_messages(self.ui_settings.system_prompt, upto=upto.id)
         return lambda tokenizer: prompts.chat_prompt(tokenizer, messages)
 
+    def _update_system_line(self) -> None:
+        """The chat's first line: the system prompt in effect (the user's, else the chat
+        template's own default) and what the template does with it (merged, refused...)."""
+        from workbench.engine import prompts
+
+        line = self.conversation_view.system_line
+        loaded = self.loaded
+        if loaded is None or self.completion_mode:
+            line.set_system("")
+            return
+        system = self.ui_settings.system_prompt if self.ui_settings.system_prompt.strip() else ""
+        try:
+            notice = prompts.system_notice(loaded.tokenizer, system)
+            default = None if system else prompts.template_default_system(loaded.tokenizer)
+        except Exception:  # noqa: BLE001 - a broken template shows its error when a reply starts
+            notice, default = None, None
+        if default:
+            line.set_system(default, notice, from_template=True)
+        else:
+            line.set_system(system, notice)
+
     # --- replies --------------------------------------------------------------------
 
     def _start_reply(
@@ -153,6 +174,12 @@ class ChatMixin(AppHost):
         if self.reply is not None and self.reply.turn.id == message.turn_id:
             self._prompt_tokens = message.prompt_tokens
             self.status.update_info(context_used=message.prompt_tokens + len(self.reply.turn.steps))
+        line = self.conversation_view.system_line
+        if message.notice and message.notice != line.notice and not self.completion_mode:
+            # the prompt as built says more than the line (a template that lost the system
+            # prompt shows only here): a toast, and the chat's first line keeps it
+            line.set_system(line.system_text, message.notice, line.from_template)
+            self.notify(message.notice, title="Chat template", severity="warning", timeout=10)
 
     def _drain_tokens(self) -> None:
         """20 times a second while generating: move new tokens from the worker onto the screen."""

@@ -59,13 +59,16 @@ class StepWaiting(Message):
 
 
 class ReplyPrompted(Message):
-    """A reply's prompt is built: how many tokens of the context it takes."""
+    """A reply's prompt is built: how many tokens of the context it takes, and its notice."""
 
-    def __init__(self, turn_id: int, prompt_tokens: int, context_max: int | None) -> None:
+    def __init__(
+        self, turn_id: int, prompt_tokens: int, context_max: int | None, notice: str | None = None
+    ) -> None:
         super().__init__()
         self.turn_id = turn_id
         self.prompt_tokens = prompt_tokens
         self.context_max = context_max
+        self.notice = notice  # the Prompt's: what the chat template did (no template, system merged...)
 
 
 class SessionWriteFailed(Message):

@@ -163,6 +163,70 @@ class MessageView(Widget):
         return self, self.outer_size.height
 
 
+class SystemPromptLine(Static):
+    """The system prompt in effect, first in the chat: one line that expands (click it, or
+    press s in the conversation) to the whole text and what the chat template did with it."""
+
+    DEFAULT_CSS = """
+    SystemPromptLine {
+        height: auto; padding: 0 1; margin: 0 0 1 0; color: $text-muted;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    SystemPromptLine:hover { background: $boost; }
+    SystemPromptLine.-expanded { text-wrap: wrap; border-left: thick $warning 50%; }
+    """
+    SHORT_TEXT = 40  # collapsed, with a notice after it: the text is cut here so the notice shows
+
+    def __init__(self) -> None:
+        super().__init__("", classes="system-line")
+        self.system_text = ""
+        self.notice: str | None = None
+        self.from_template = False  # the chat template's own default, not the user's
+        self.expanded = False
+        self.display = False
+
+    def set_system(self, text: str, notice: str | None = None, from_template: bool = False) -> None:
+        """Show ``text`` (empty: none) and the notice about it; hidden when there is neither."""
+        if (text, notice, from_template) == (self.system_text, self.notice, self.from_template):
+            return
+        self.system_text, self.notice, self.from_template = text, notice, from_template
+        self.display = bool(text.strip() or notice)
+        self.update(self.content())
+
+    def toggle(self) -> None:
+        self.expanded = not self.expanded
+        self.set_class(self.expanded, "-expanded")
+        self.update(self.content())
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.toggle()
+
+    def content(self) -> Text:
+        title = "System (the chat template's default)" if self.from_template else "System"
+        warn = Style(color="yellow")
+        text = self.system_text.strip()
+        if not self.expanded:
+            line = Text()  # one line: the CSS cuts it with an ellipsis
+            line.append(f"▸ {title}: ", Style(bold=True))
+            first = safe_line(text.splitlines()[0]) if text else "none"
+            if self.notice and len(first) > self.SHORT_TEXT:
+                first = first[: self.SHORT_TEXT - 1] + "…"
+            line.append(first, Style(italic=not text))
+            if text and "\n" in text:
+                line.append(" …", Style(dim=True))
+            if self.notice:
+                line.append(f"  ⚠ {safe_line(self.notice)}", warn)
+            return line
+        out = Text()
+        out.append(f"▾ {title}", Style(bold=True))
+        out.append("  (click or s folds it)\n", Style(dim=True))
+        out.append(safe_text(text) if text else "none", Style(italic=not text))
+        if self.notice:
+            out.append(f"\n⚠ {safe_line(self.notice)}", warn)
+        return out
+
+
 class ConversationView(VerticalScroll, can_focus=True):
     """Focus it to move a cursor over the tokens of the replies."""
 
@@ -176,6 +240,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         Binding("left_square_bracket", "app.sibling(-1)", "Prev branch"),
         Binding("right_square_bracket", "app.sibling(1)", "Next branch"),
         Binding("e", "app.edit_selected", "Edit message"),
+        Binding("s", "toggle_system", "System prompt", show=False),
         *[
             Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)
             for n in range(1, 10)
@@ -203,12 +268,23 @@ class ConversationView(VerticalScroll, can_focus=True):
         self._selected: MessageView | None = None
 
     def compose(self) -> ComposeResult:
+        yield SystemPromptLine()
         yield Static(
             Text("Type a message below and press Enter. Tab here to move a cursor over the reply's tokens."),
             classes="empty-hint",
         )
 
     # --- content ------------------------------------------------------------------
+
+    @property
+    def system_line(self) -> SystemPromptLine:
+        return self.query_one(SystemPromptLine)
+
+    def action_toggle_system(self) -> None:
+        line = self.system_line
+        if line.display:
+            line.toggle()
+            self.scroll_to_widget(line, animate=False, top=True)
 
     def views(self) -> list[MessageView]:
         return list(self.query(MessageView))
