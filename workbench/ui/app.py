@@ -46,6 +46,7 @@ from workbench.ui.messages import (
 from workbench.ui.model_loading import ModelLoadingMixin
 from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
+from workbench.ui.panes.classify import ClassifyPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
@@ -98,6 +99,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         Binding("f2", "show_tab('chat')", "Chat", show=False),
         Binding("f3", "show_tab('tokenizer')", "Tokens", show=False),
         Binding("f4", "show_tab('settings')", "Settings", show=False),
+        Binding("f9", "show_tab('classify')", "Classify", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -146,6 +148,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 yield TokenizerPane(id="tokenizer-pane")
             with TabPane("F4 Settings", id="settings"):
                 yield SettingsPane(replace(self.config_data, model=self.load_settings), id="settings-pane")
+            with TabPane("F9 Classify", id="classify"):
+                yield ClassifyPane(id="classify-pane")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -345,7 +349,12 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
             self.chart.focus()  # a paused token: the chart holds the keys to choose it
             return
-        preferred = {"chat": "#chat-input", "tokenizer": "#tok-input", "settings": "#set-model"}
+        preferred = {
+            "chat": "#chat-input",
+            "tokenizer": "#tok-input",
+            "settings": "#set-model",
+            "classify": "#cls-text",
+        }
         with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
             self.query_one(preferred[tab]).focus()
 
@@ -362,6 +371,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         yield from super().get_system_commands(screen)
         for title, help_text, callback in palette_commands(self):
             yield SystemCommand(title, help_text, callback)
+        yield SystemCommand(
+            "Show classify", "Label probabilities for a text (F9)", lambda: self.action_show_tab("classify")
+        )
 
     # --- token selection ------------------------------------------------------------
 
