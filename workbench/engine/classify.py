@@ -78,9 +78,9 @@ def parse_labels(labels: str | Sequence[str] | None) -> tuple[str, ...]:
     parsed = tuple(item.strip() for item in items if item.strip())
     if len(parsed) < 2:
         raise SettingsError(
-            "give at least two labels, separated by commas, e.g. --labels positive,negative"
+            "give at least two labels, separated by commas, e.g. positive,negative"
             if parsed
-            else "no labels given; give at least two, separated by commas, e.g. --labels positive,negative"
+            else "no labels given; give at least two, separated by commas, e.g. positive,negative"
         )
     if len(parsed) > MAX_LABELS:
         raise SettingsError(f"at most {MAX_LABELS} labels, not {len(parsed)}")
@@ -215,18 +215,13 @@ def zero_shot(
                 f"than the model's context of {context}; shorten the text"
             )
         sequences.append(label_ids)
-    # One forward pass for all labels: each row is prompt + label, padded on the right. In a
-    # causal model a position never sees later ones, so the padding changes no logit we read.
+    # One forward pass for all labels: each row is prompt + label, padded on the right with
+    # copies of its last token. In a causal model a position never attends to later ones, so
+    # the padding changes no logit we read (and no attention mask is needed).
     width = len(prompt_ids) + max(len(ids) for ids in sequences)
     rows = [prompt_ids + ids + [ids[-1]] * (width - len(prompt_ids) - len(ids)) for ids in sequences]
-    mask = [
-        [1] * (len(prompt_ids) + len(ids)) + [0] * (width - len(prompt_ids) - len(ids)) for ids in sequences
-    ]
-    device = loaded.input_device
     with torch.inference_mode():
-        logits = loaded.model(
-            input_ids=torch.tensor(rows, device=device), attention_mask=torch.tensor(mask, device=device)
-        ).logits
+        logits = loaded.model(input_ids=torch.tensor(rows, device=loaded.input_device)).logits
     # The logits at position j predict token j + 1: a label's tokens are predicted by the
     # positions from the prompt's last token to the label's second-to-last.
     start = len(prompt_ids) - 1

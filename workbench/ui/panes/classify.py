@@ -57,7 +57,9 @@ class LabelBars(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.result: Classification | None = None
-        self.message = Text("Type a text and press Enter (or Ctrl+L) to classify it.", style="dim")
+        self.message = Text(
+            "Type a text above, then Ctrl+L (or Enter in a field, or the button) to classify it.", style="dim"
+        )
 
     def show(self, result: Classification | None, message: Text | None = None) -> None:
         self.result = result
@@ -114,7 +116,7 @@ class ClassifyPane(Vertical):
 
     DEFAULT_CSS = """
     ClassifyPane { height: 1fr; }
-    ClassifyPane #cls-status { height: 1; padding: 0 1; color: $text-muted; }
+    ClassifyPane #cls-status { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     ClassifyPane #cls-status.-error { color: $error; }
     ClassifyPane #cls-text { height: 5; min-height: 3; border: tall $border-blurred; }
     ClassifyPane #cls-text:focus { border: tall $border; }
@@ -135,7 +137,9 @@ class ClassifyPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Label probabilities for a text."), id="cls-status")
-        yield SafeTextArea(id="cls-text", soft_wrap=True, tab_behavior="focus")
+        yield SafeTextArea(
+            id="cls-text", soft_wrap=True, tab_behavior="focus", placeholder="The text to classify"
+        )
         with Horizontal(classes="cls-row"):
             yield Static("Labels", classes="cls-name")
             yield Input(", ".join(DEFAULT_LABELS), id="cls-labels", compact=True)
@@ -248,7 +252,7 @@ class ClassifyPane(Vertical):
         assert result is not None
         self.last = result
         how = (
-            "classifier: softmax(logits) over its labels"
+            "classifier: softmax(logits) over its own labels (Labels and Template are for zero-shot)"
             if result.method == "classifier"
             else f"zero-shot, {result.input_tokens} prompt tokens"
         )
