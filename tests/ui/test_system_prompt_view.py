@@ -48,7 +48,7 @@ async def test_the_system_line_folds_expands_and_shows_what_the_template_did():
         assert "Never break" not in text
         assert line.region.y < app.query_one(".empty-hint").region.y  # first in the chat
         # a click expands it: the whole prompt and the whole notice
-        await pilot.click(line)
+        await pilot.click(line, offset=(4, 0))  # (offset 0 is where the focused view puts its border)
         await wait_until(pilot, lambda: line.region.height >= 4, what="expanded line")
         text = shown(line)
         assert text.startswith("▾ System")
@@ -78,9 +78,9 @@ async def test_the_system_line_folds_expands_and_shows_what_the_template_did():
         smol = tiny_with_template(smol_tokenizer().chat_template)
         app.post_message(ModelLoaded(smol))
         await wait_until(pilot, lambda: app.loaded is smol, what="SmolLM2 template")
-        await wait_until(pilot, lambda: "default" in shown(line), what="template default")
+        await wait_until(pilot, lambda: "template default" in shown(line), what="the template's default")
         assert shown(line) == (
-            "▸ System (the chat template's default): You are a helpful AI assistant named SmolLM, "
+            "▸ System (template default): You are a helpful AI assistant named SmolLM, "
             "trained by Hugging Face"
         )
         # completion mode sends no system prompt: no line

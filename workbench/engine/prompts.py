@@ -149,7 +149,7 @@ def template_default_system(tokenizer: Any) -> str | None:
     if key in _default_cache:
         return _default_cache[key]
     user = {"role": "user", "content": _USER_PROBE}
-    default = None
+    default, bare = None, ""
     try:
         bare = tokenizer.apply_chat_template([user], add_generation_prompt=True, tokenize=False)
         probed = tokenizer.apply_chat_template(

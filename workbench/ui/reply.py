@@ -164,7 +164,9 @@ class Reply:
             ids = list(prompt.ids) + [s.token_id for s in self._resume]
             decoder = self._slot.for_ids(self.loaded, ids)
             decoder.set_prompt_length(len(prompt.ids))
-            self._post(ReplyPrompted(self.turn.id, len(prompt.ids), self.loaded.context_length, prompt.notice))
+            self._post(
+                ReplyPrompted(self.turn.id, len(prompt.ids), self.loaded.context_length, prompt.notice)
+            )
             generation = Generation(
                 decoder,
                 Sampler(self.sampling),

@@ -191,19 +191,19 @@ class SystemPromptLine(Static):
             return
         self.system_text, self.notice, self.from_template = text, notice, from_template
         self.display = bool(text.strip() or notice)
-        self.update(self.content())
+        self.update(self.body_text())
 
     def toggle(self) -> None:
         self.expanded = not self.expanded
         self.set_class(self.expanded, "-expanded")
-        self.update(self.content())
+        self.update(self.body_text())
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
         self.toggle()
 
-    def content(self) -> Text:
-        title = "System (the chat template's default)" if self.from_template else "System"
+    def body_text(self) -> Text:
+        title = "System (template default)" if self.from_template else "System"
         warn = Style(color="yellow")
         text = self.system_text.strip()
         if not self.expanded:
