@@ -20,7 +20,7 @@ import torch
 
 from tests.models import smol_tokenizer
 
-WINDOW = 6  # the sliding window of the sliding-window families, in tokens
+WINDOW = 4  # the sliding window of the sliding-window families, in tokens
 BOS, EOS = 1, 2  # SmolLM2's <|im_start|> and <|im_end|>
 
 

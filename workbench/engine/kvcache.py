@@ -59,18 +59,13 @@ def _layer_can_crop_to(layer: Any, length: int) -> bool:
 
 
 class KVCache:
-    """The keys and values of a prefix of tokens, for one sequence (batch size 1).
-
-    ``restarts`` counts the times going back could not keep a cached prefix and the cache
-    started over (the next forward pass then recomputes every token).
-    """
+    """The keys and values of a prefix of tokens, for one sequence (batch size 1)."""
 
     def __init__(self, model: PreTrainedModel) -> None:
         self._model = model
         self._keyword, self._keep_last_only = _forward_keywords(model)
         self._cache = self._new_cache()
         self.length = 0  # how many tokens' keys/values it holds
-        self.restarts = 0
 
     def _new_cache(self) -> DynamicCache:
         cache = DynamicCache(config=self._model.config)
@@ -110,9 +105,7 @@ class KVCache:
                 return
             except Exception:  # noqa: BLE001 - a failed crop may leave layers half-cut: start over
                 pass
-        if length > 0:
-            self.restarts += 1
-        self.clear()
+        self.clear()  # the next forward pass recomputes the whole prefix
 
     def clear(self) -> None:
         self._cache = self._new_cache()
