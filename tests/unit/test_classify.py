@@ -73,6 +73,7 @@ def test_zero_shot_equals_direct_computation_with_multi_token_labels():
     assert sum(s.p for s in result.labels) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_zero_shot_on_the_bundled_model_gets_sentiment_right():
     """Behaviour, not truth: the default template on SmolLM2-135M (float32, CPU)."""
     loaded = bundled_loaded()

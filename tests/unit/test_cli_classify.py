@@ -50,6 +50,7 @@ def test_zero_shot_in_process_json_and_human_output(tmp_path, capsys):
     assert "␣good" in out  # the per-token breakdown with visible whitespace
 
 
+@pytest.mark.slow
 def test_bundled_model_says_positive():
     result = workbench("classify", "I love programming!", "--dtype", "float32", "--json")
     assert result.returncode == 0, result.stderr
