@@ -6,10 +6,10 @@ rewinding and switching branches, after the sequence has passed the sliding wind
 distributions of a fresh computation, with the forward passes counted from outside the engine.
 
 Tolerances (float32): the engine's cached path runs token by token, a fresh pass runs the whole
-sequence at once, so the sums are added in another order. Measured over the zoo: ``p`` within
-~2e-6 of a fresh pass, at most (gemma2: softcapped attention, larger logits); ``P_TOLERANCE``
-leaves margin and still fails on any real cache error (a wrong or missing key moves ``p`` by
-more than 1e-2 on these peaked models).
+sequence at once, so sums are added in another order. Measured over the zoo (12 cached steps
+and five branch moves each): max |p - p_fresh| 1.0e-6 to 2.4e-6, 4.5e-6 for Gemma 2 (softcapped
+attention). ``P_TOLERANCE`` = 2e-5 leaves 4x margin; a wrong cache (transformers' crop below a
+sliding window's kept keys) moved ``p`` by 0.28-0.58 on these peaked models.
 """
 
 from __future__ import annotations

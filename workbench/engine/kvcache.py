@@ -18,7 +18,8 @@ every length. What transformers 5.24 does with a sliding-window layer
 So this adapter records the past, checks before each crop that every layer still holds
 the keys the shorter prefix needs (:meth:`KVCache.reusable`), and otherwise starts over:
 the next forward pass recomputes the whole prefix. It never crops a layer type it does not
-know, and never lets a crop's error through.
+know, and never lets a crop's error through. The price of recording: between crops a
+sliding-window layer keeps the keys of the whole sequence, as a full-attention layer does.
 """
 
 from __future__ import annotations
