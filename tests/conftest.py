@@ -35,3 +35,10 @@ def workbench_home(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.Monke
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # One torch thread in the test process. The test models are too small to gain from a
+    # second one, and on a 2-core machine (beside the app's UI thread, or anything else) two
+    # OpenMP threads wait on each other: the zoo's tests took 84 s with two and 21 s with one.
+    # The apps and commands that tests start as subprocesses keep torch's default, as users do.
+    import torch
+
+    torch.set_num_threads(1)

@@ -9,21 +9,10 @@ window, gives the same greedy reply with the same probabilities; a second messag
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
 from tests.zoo import WINDOW, zoo_loaded
 from workbench.ui.app import WorkbenchApp
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """These models are too small to gain from a second thread; on a busy 2-core machine, two
-    OpenMP threads wait on each other and every op on the vocabulary took ~15x longer."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("family", ["gemma3", "gpt2", "qwen2_moe"])

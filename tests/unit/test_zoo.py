@@ -35,16 +35,6 @@ GREEDY = Sampler(SamplingSettings(do_sample=False))
 every_family = pytest.mark.parametrize("family", FAMILIES)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """These models are too small to gain from a second thread; on a busy 2-core machine, two
-    OpenMP threads wait on each other and every op on the vocabulary took ~15x longer."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def prompt_ids(loaded) -> list[int]:
     return loaded.tokenizer(PROMPT).input_ids
 
