@@ -84,6 +84,13 @@ def save_distilbert_classifier(folder: Path, seed: int = 0) -> Path:
         label2id={v: k for k, v in labels.items()},
     )
     model = DistilBertForSequenceClassification(config).eval()
+    with torch.no_grad():  # larger head weights: probabilities (and token effects) away from uniform
+        model.pre_classifier.weight.mul_(10.0)
+        model.classifier.weight.mul_(10.0)
+        for layer in model.distilbert.transformer.layer:  # sharper attention: each token matters more
+            layer.attention.q_lin.weight.mul_(4.0)
+            layer.attention.k_lin.weight.mul_(4.0)
+            layer.attention.v_lin.weight.mul_(4.0)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -115,3 +122,27 @@ def direct_zero_shot(loaded: Any, prompt: str, labels: list[str]) -> dict[str, t
     products = {label: float(torch.tensor(ps, dtype=torch.float64).prod()) for label, ps in raw.items()}
     total = sum(products.values())
     return {label: (products[label] / total, raw[label]) for label in labels}
+
+
+def direct_leave_one_out(folder: Path, text: str) -> tuple[str, list[tuple[int, float]]]:
+    """The top label, and for each non-special position i: P(top | ids without i) - P(top | ids).
+
+    One plain forward pass per variant (no batching), special tokens kept.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32).eval()
+    ids = tok(text)["input_ids"]
+    special = set(tok.all_special_ids)
+    with torch.no_grad():
+        full = torch.softmax(model(torch.tensor([ids])).logits[0], dim=-1)
+        top = int(full.argmax())
+        effects = []
+        for i, token in enumerate(ids):
+            if token in special:
+                continue
+            without = ids[:i] + ids[i + 1 :]
+            p = torch.softmax(model(torch.tensor([without])).logits[0], dim=-1)[top]
+            effects.append((i, float(p - full[top])))
+    return model.config.id2label[top], effects

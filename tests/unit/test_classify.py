@@ -7,6 +7,7 @@ from transformers import BertConfig
 
 from tests.classify_models import (
     LABELS,
+    direct_leave_one_out,
     direct_softmax,
     direct_zero_shot,
     save_distilbert_classifier,
@@ -49,6 +50,28 @@ def test_classifier_folder_is_detected_and_equals_direct_softmax(tmp_path, save)
     assert result.top.label == max(expected, key=lambda k: expected[k])
     assert sum(s.p for s in result.labels) == pytest.approx(1.0, abs=1e-6)
     assert loaded.provenance()["source"] == "folder"
+
+
+@pytest.mark.parametrize(
+    "save", [save_llama_classifier, save_distilbert_classifier], ids=["llama", "distilbert"]
+)
+def test_leave_one_out_effects_equal_one_forward_pass_per_variant(tmp_path, save):
+    """Batched leave-one-out (all variants in one pass) equals removing each token by hand.
+
+    Catches: the wrong position removed, special tokens removed or scored, the effect taken on
+    another label than the top one, the sign flipped, a padded or mis-shaped batch."""
+    folder = save(tmp_path / "clf")
+    loaded = load_for_classify(LoadSettings(model=str(folder), device="cpu", dtype="float32"))
+    result = classify(loaded, TEXT, effects=True)
+    top, expected = direct_leave_one_out(folder, TEXT)
+    assert result.top.label == top
+    assert [e.position for e in result.effects] == [i for i, _ in expected]
+    assert [e.delta for e in result.effects] == pytest.approx([d for _, d in expected], abs=1e-5)
+    for effect in result.effects:
+        assert effect.p_without == pytest.approx(result.top.p + effect.delta, abs=1e-6)
+        assert effect.label == loaded.table.label(effect.token_id)
+    assert max(abs(e.delta) for e in result.effects) > 1e-4  # the model is not blind to its input
+    assert classify(loaded, TEXT).effects == ()  # only when asked
 
 
 def test_classifier_refuses_labels_and_template(tmp_path):

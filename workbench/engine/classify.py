@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from workbench.engine.errors import PromptError, SettingsError
 
@@ -53,6 +53,22 @@ class LabelScore:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenEffect:
+    """One input token of a classifier and what leaving it out does to the top label.
+
+    ``delta = p_without - p``: the top label's probability with this token removed from the
+    input ids (special tokens kept) minus its probability on the whole input. A negative delta
+    means the token was pushing towards the top label; a positive one, away from it.
+    """
+
+    position: int  # index in the model's input ids (special tokens included)
+    token_id: int
+    label: str  # the token as shown (whitespace and bytes visible, control characters inert)
+    p_without: float
+    delta: float
+
+
+@dataclass(frozen=True, slots=True)
 class Classification:
     method: Method
     text: str
@@ -61,6 +77,7 @@ class Classification:
     prompt: str | None = None
     input_tokens: int = 0
     truncated: bool = False  # classifier: the text was cut to the model's maximum length
+    effects: tuple[TokenEffect, ...] = ()  # classifier, when asked: leave-one-out, in input order
 
     @property
     def top(self) -> LabelScore:
@@ -132,8 +149,13 @@ def classify(
     text: str,
     labels: str | Sequence[str] | None = None,
     template: str | None = None,
+    effects: bool = False,
 ) -> Classification:
-    """Classify with the model's head if it has one, else by zero-shot label scoring."""
+    """Classify with the model's head if it has one, else by zero-shot label scoring.
+
+    ``effects``: for a classifier, also each token's leave-one-out effect on the top label
+    (:func:`leave_one_out`); ignored for zero-shot scoring.
+    """
     if is_classifier(loaded):
         if labels is not None or template is not None:
             names = ", ".join(class_labels(loaded))
@@ -141,7 +163,7 @@ def classify(
                 f"{loaded.source.display_name} is a classifier with its own labels ({names}); "
                 "labels and a template are for zero-shot scoring with a causal language model"
             )
-        return classify_with_head(loaded, text)
+        return classify_with_head(loaded, text, effects=effects)
     return zero_shot(loaded, text, parse_labels(labels), check_template(template))
 
 
@@ -153,14 +175,24 @@ def class_labels(loaded: LoadedModel) -> list[str]:
     return [id2label.get(i, f"LABEL_{i}") for i in range(count)]
 
 
-def classify_with_head(loaded: LoadedModel, text: str) -> Classification:
-    """``softmax(model(**tokenizer(text)).logits[0])`` with the labels of ``id2label``."""
+def classify_with_head(loaded: LoadedModel, text: str, effects: bool = False) -> Classification:
+    """``softmax(model(**tokenizer(text)).logits[0])`` with the labels of ``id2label``.
+
+    ``effects``: also each token's leave-one-out effect on the top label (:func:`leave_one_out`).
+    """
     import torch
 
     check_text(text)
     names = class_labels(loaded)
     limit = _max_length(loaded)
-    encoded = loaded.tokenizer(text, return_tensors="pt", truncation=limit is not None, max_length=limit)
+    encoded = loaded.tokenizer(
+        text,
+        return_tensors="pt",
+        truncation=limit is not None,
+        max_length=limit,
+        return_special_tokens_mask=True,
+    )
+    special = [bool(v) for v in encoded.pop("special_tokens_mask")[0].tolist()]
     full_length = len(loaded.tokenizer(text)["input_ids"]) if limit is not None else 0
     inputs = {k: v.to(loaded.input_device) for k, v in encoded.items()}
     with torch.inference_mode():
@@ -173,12 +205,66 @@ def classify_with_head(loaded: LoadedModel, text: str) -> Classification:
         for name, p, logit in zip(names, probs, logits.tolist(), strict=True)
     ]
     length = int(encoded["input_ids"].shape[1])
+    ranked = _sorted(scores)
+    found: tuple[TokenEffect, ...] = ()
+    if effects:
+        top = next(i for i, score in enumerate(scores) if score is ranked[0])
+        found = leave_one_out(loaded, inputs, special, top, ranked[0].p)
     return Classification(
         "classifier",
         text,
-        _sorted(scores),
+        ranked,
         input_tokens=length,
         truncated=limit is not None and full_length > length,
+        effects=found,
+    )
+
+
+LEAVE_ONE_OUT_BATCH = 32  # rows per forward pass: memory stays bounded for a 512-token text
+
+
+def leave_one_out(
+    loaded: LoadedModel,
+    inputs: dict[str, Any],
+    special: Sequence[bool],
+    label_index: int,
+    p_full: float,
+) -> tuple[TokenEffect, ...]:
+    """Each non-special token's effect on label ``label_index``: the input without that token.
+
+    ``inputs`` are the classifier's tensors for one text (``input_ids``, ``attention_mask``,
+    maybe ``token_type_ids``, all ``[1, n]``); ``special`` marks the special tokens, which are
+    always kept and get no effect of their own. Every variant is ``n - 1`` tokens long, so they
+    batch without padding; ``p_full`` is the label's probability on the whole input.
+    """
+    import torch
+
+    ids = inputs["input_ids"][0]
+    positions = [i for i, is_special in enumerate(special) if not is_special]
+    if not positions:
+        return ()
+    # A decoder classifier reads its label at the last non-pad token; with no pad id defined it
+    # refuses batches of more than one row, so such a model gets one variant per pass.
+    pad_id = getattr(loaded.model.config, "pad_token_id", None)
+    batch = LEAVE_ONE_OUT_BATCH if pad_id is not None else 1
+    n = int(ids.shape[0])
+    p_without: list[float] = []
+    with torch.inference_mode():
+        for start in range(0, len(positions), batch):
+            chunk = positions[start : start + batch]
+            # Row r keeps every column except chunk[r]: a boolean keep-mask per row.
+            keep = torch.ones(len(chunk), n, dtype=torch.bool, device=ids.device)
+            keep[torch.arange(len(chunk)), torch.tensor(chunk)] = False
+            variant = {
+                name: tensor.expand(len(chunk), n)[keep].view(len(chunk), n - 1)
+                for name, tensor in inputs.items()
+            }
+            logits = loaded.model(**variant).logits.float()
+            p_without.extend(torch.softmax(logits, dim=-1)[:, label_index].tolist())
+    token_ids = ids.tolist()
+    return tuple(
+        TokenEffect(i, int(token_ids[i]), loaded.table.label(int(token_ids[i])), p, p - p_full)
+        for i, p in zip(positions, p_without, strict=True)
     )
 
 
