@@ -10,9 +10,11 @@ from textual.widgets import Input, Static
 from tests.classify_models import direct_softmax, direct_zero_shot, save_llama_classifier
 from tests.models import tiny_loaded
 from tests.ui.helpers import greedy_config, start_with_model, wait_until
+from workbench.engine.classifier_loading import load_for_classify
 from workbench.engine.classify import DEFAULT_TEMPLATE, fill_template
+from workbench.engine.classify import classify as classify_text
 from workbench.ui.app import WorkbenchApp
-from workbench.ui.panes.classify import ClassifyPane, LabelBars
+from workbench.ui.panes.classify import ClassifyPane, LabelBars, effect_chip
 
 TEXT = "I loved this film, it was wonderful"
 HOSTILE = "[bold]x[/] [link=x]y \x1b[2J \x1b]52;c;SGk=\x07"
@@ -98,3 +100,17 @@ async def test_a_classifier_folder_in_the_model_field(tmp_path):
         assert "classifier" in status_of(app)
         shown = str(app.query_one(LabelBars).render())
         assert all(label in shown for label in expected)
+
+        # Each token's leave-one-out effect: the engine's numbers, every chip on screen.
+        engine = classify_text(
+            load_for_classify(replace(config.model, model=str(folder))), TEXT, effects=True
+        )
+        assert [(e.label, e.delta) for e in result.effects] == [
+            (e.label, pytest.approx(e.delta, abs=1e-6)) for e in engine.effects
+        ]
+        assert len(result.effects) == len(TEXT.split()) + 1  # 7 words and a comma, no specials
+        assert f"\u0394p({result.top.label}) without each token" in shown
+        lines = shown.splitlines()
+        for effect in engine.effects:
+            assert any(effect_chip(effect) in line for line in lines), effect_chip(effect)
+        assert max(len(line) for line in lines) <= 80, lines

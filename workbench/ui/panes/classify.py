@@ -2,7 +2,8 @@
 
 With the app's causal LM (the default), labels are scored zero-shot as continuations of an
 editable template and each label's tokens are shown with their p; with a classifier model
-(a folder or hub id typed in the model field), the bars are ``softmax(logits)`` over its labels.
+(a folder or hub id typed in the model field), the bars are ``softmax(logits)`` over its labels
+and each token is shown with its leave-one-out effect on the top label.
 
 Threads: the forward passes (and loading a classifier) run on the engine thread through a
 thread worker; the result comes back as a message. Every label, token and model name shown here
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,6 +28,7 @@ from workbench.engine.classify import (
     DEFAULT_LABELS,
     DEFAULT_TEMPLATE,
     Classification,
+    TokenEffect,
     check_template,
     check_text,
     parse_labels,
@@ -95,10 +98,55 @@ class LabelBars(Widget):
                     out.append(token.label, style=CHIP_STYLES[n % 2])
                     out.append(f" {token.p:.3g} ", style="dim")
                 out.append("\n")
-        elif result.truncated:
-            out.append(f"the text was cut to {result.input_tokens} tokens\n", style="yellow")
+        else:
+            if result.truncated:
+                out.append(f"the text was cut to {result.input_tokens} tokens\n", style="yellow")
+            if result.effects:
+                out.append_text(effect_chips(result, width))
         out.rstrip()
         return out
+
+
+def effect_chip(effect: TokenEffect) -> str:
+    """``token +0.012``: the token as shown, and the change in the top label's p without it."""
+    return f"{effect.label} {effect.delta:+.3f}"
+
+
+def effect_chips(result: Classification, width: int) -> Text:
+    """Each token's leave-one-out effect as chips, wrapped between chips to ``width``.
+
+    Green: leaving the token out lowers the top label's p (the token supports it); red: raises
+    it (the token speaks against it); the stronger the effect, the brighter the chip.
+    """
+    out = Text()
+    out.append(
+        f"\u0394p({safe_line(result.top.label)}) without each token "
+        "(green: the token supports it, red: against it)\n",
+        style="dim",
+    )
+    strongest = max(abs(e.delta) for e in result.effects) or 1.0
+    column = 0
+    for effect in result.effects:
+        chip = safe_line(effect_chip(effect))
+        if cell_len(chip) > width - 1:
+            chip = set_cell_size(chip, max(1, width - 2)) + "\u2026"
+        if column and column + cell_len(chip) + 1 > width:
+            out.append("\n")
+            column = 0
+        elif column:
+            out.append(" ")
+            column += 1
+        strength = abs(effect.delta) / strongest
+        shade = int(40 + 100 * strength)
+        background = (
+            f"#{shade // 3:02x}{shade:02x}{shade // 3:02x}"
+            if effect.delta < 0
+            else (f"#{shade:02x}{shade // 3:02x}{shade // 3:02x}")
+        )
+        out.append(chip, style=f"on {background}")
+        column += cell_len(chip)
+    out.append("\n")
+    return out
 
 
 class _Classified(Message):
@@ -236,7 +284,7 @@ class ClassifyPane(Vertical):
             loaded = self._classifier
         assert loaded is not None
         if is_classifier(loaded):
-            result = classify(loaded, text)
+            result = classify(loaded, text, effects=True)
         else:
             result = classify(loaded, text, labels, template)
         return result, loaded.source.display_name
