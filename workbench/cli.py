@@ -158,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("--json", action="store_true", help="machine-readable output")
 
+    fill = commands.add_parser(
+        "fill",
+        parents=[model],
+        help="fill-mask: the top-k candidates for each [MASK] of a masked language model",
+        description="For each mask in TEXT, the most probable tokens with p = softmax(logits) at the "
+        "mask's position, from a masked language model (AutoModelForMaskedLM) named with --model, "
+        "e.g. distilbert-base-uncased or a local folder. [MASK] stands for the model's own mask token.",
+    )
+    fill.add_argument(
+        "text", help="the text with one or more [MASK], e.g. 'The capital of France is [MASK].'"
+    )
+    fill.add_argument(
+        "--top-k", "-k", type=str, default="5", help="how many candidates to show per mask (1-50, default 5)"
+    )
+    fill.add_argument("--json", action="store_true", help="machine-readable output")
+
     from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module
 
     add_sessions_parser(commands)

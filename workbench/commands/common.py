@@ -27,6 +27,7 @@ COMMANDS = {
     "generate": "workbench.commands.generate",
     "vocab": "workbench.commands.vocab",
     "classify": "workbench.commands.classify",
+    "fill": "workbench.commands.fill",
     "sessions": "workbench.commands.sessions",
 }
 
@@ -41,7 +42,7 @@ PATH_ARGUMENTS = frozenset({"model", "out", "file"})
 # Positional arguments, named as in --help (the rest are shown as --options).
 POSITIONALS = frozenset({"text", "prompt", "title", "session"})
 # Commands whose whole job is to write to stdout: refused at once, before a model loads.
-WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify"})
+WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill"})
 
 
 class OutputClosedError(WorkbenchError):
