@@ -145,7 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
         "id2label labels; a causal LM (the bundled default) scores each label as the continuation of "
         "a prompt template: P(label) = the product of its tokens' p, normalised over the labels.",
     )
-    classify.add_argument("text", help="the text to classify, e.g. 'I loved this film'")
+    classify.add_argument(
+        "text", nargs="?", default=None, help="the text to classify, e.g. 'I loved this film'"
+    )
+    classify.add_argument(
+        "--file",
+        default=None,
+        help="classify each line of FILE instead of TEXT (blank lines skipped; one model load)",
+    )
+    classify.add_argument(
+        "--out",
+        "-o",
+        default=None,
+        help="with --file: write the results to OUT, CSV (.csv: text, label, p, a p_LABEL column per "
+        "label, line) or JSON Lines (.jsonl: one --json record per line); default: JSON Lines on stdout",
+    )
     classify.add_argument(
         "--labels", default=None, help="zero-shot labels, comma-separated (default: positive,negative)"
     )
@@ -156,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "after a space unless the template ends in whitespace; \\n stands for a newline "
         "(default: 'Review: {text}\\nSentiment:')",
     )
-    classify.add_argument("--json", action="store_true", help="machine-readable output")
+    classify.add_argument(
+        "--json", action="store_true", help="machine-readable output (for TEXT; --file always is)"
+    )
 
     fill = commands.add_parser(
         "fill",

@@ -156,15 +156,25 @@ def classify(
     ``effects``: for a classifier, also each token's leave-one-out effect on the top label
     (:func:`leave_one_out`); ignored for zero-shot scoring.
     """
+    check_options(loaded, labels, template)
     if is_classifier(loaded):
-        if labels is not None or template is not None:
-            names = ", ".join(class_labels(loaded))
-            raise SettingsError(
-                f"{loaded.source.display_name} is a classifier with its own labels ({names}); "
-                "labels and a template are for zero-shot scoring with a causal language model"
-            )
         return classify_with_head(loaded, text, effects=effects)
     return zero_shot(loaded, text, parse_labels(labels), check_template(template))
+
+
+def check_options(loaded: LoadedModel, labels: object, template: object) -> None:
+    """A classifier has its own labels: refuse zero-shot labels or a template for it."""
+    if is_classifier(loaded) and (labels is not None or template is not None):
+        names = ", ".join(class_labels(loaded))
+        raise SettingsError(
+            f"{loaded.source.display_name} is a classifier with its own labels ({names}); "
+            "labels and a template are for zero-shot scoring with a causal language model"
+        )
+
+
+def label_names(loaded: LoadedModel, labels: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """The labels a result will hold, in their own order: the classifier's, or the zero-shot ones."""
+    return tuple(class_labels(loaded)) if is_classifier(loaded) else parse_labels(labels)
 
 
 def class_labels(loaded: LoadedModel) -> list[str]:
