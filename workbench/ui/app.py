@@ -47,6 +47,7 @@ from workbench.ui.model_loading import ModelLoadingMixin
 from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.classify import ClassifyPane
+from workbench.ui.panes.fill import FillPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
@@ -100,6 +101,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         Binding("f3", "show_tab('tokenizer')", "Tokens", show=False),
         Binding("f4", "show_tab('settings')", "Settings", show=False),
         Binding("f9", "show_tab('classify')", "Classify", show=False),
+        Binding("f10", "show_tab('fill')", "Fill", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -150,6 +152,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 yield SettingsPane(replace(self.config_data, model=self.load_settings), id="settings-pane")
             with TabPane("F9 Classify", id="classify"):
                 yield ClassifyPane(id="classify-pane")
+            with TabPane("F10 Fill", id="fill"):
+                yield FillPane(id="fill-pane")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -354,6 +358,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             "tokenizer": "#tok-input",
             "settings": "#set-model",
             "classify": "#cls-text",
+            "fill": "#fill-text",
         }
         with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
             self.query_one(preferred[tab]).focus()
@@ -373,6 +378,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             yield SystemCommand(title, help_text, callback)
         yield SystemCommand(
             "Show classify", "Label probabilities for a text (F9)", lambda: self.action_show_tab("classify")
+        )
+        yield SystemCommand(
+            "Show fill",
+            "Fill-mask: the top-k tokens for each [MASK] (F10)",
+            lambda: self.action_show_tab("fill"),
         )
 
     # --- token selection ------------------------------------------------------------
