@@ -146,3 +146,21 @@ def direct_leave_one_out(folder: Path, text: str) -> tuple[str, list[tuple[int, 
             p = torch.softmax(model(torch.tensor([without])).logits[0], dim=-1)[top]
             effects.append((i, float(p - full[top])))
     return model.config.id2label[top], effects
+
+
+def save_bert_masked_lm(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer BertForMaskedLM with the small WordPiece vocabulary: an encoder-only masked LM."""
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizer
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(BERT_WORDS),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    BertForMaskedLM(config).eval().save_pretrained(folder)
+    BertTokenizer(vocab={w: i for i, w in enumerate(BERT_WORDS)}).save_pretrained(folder)
+    return folder

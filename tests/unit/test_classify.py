@@ -10,6 +10,7 @@ from tests.classify_models import (
     direct_leave_one_out,
     direct_softmax,
     direct_zero_shot,
+    save_bert_masked_lm,
     save_distilbert_classifier,
     save_llama_classifier,
 )
@@ -27,6 +28,7 @@ from workbench.engine.classify import (
     zero_shot,
 )
 from workbench.engine.errors import ModelLoadError, PromptError, SettingsError
+from workbench.engine.loading import load_model
 from workbench.engine.settings import LoadSettings
 from workbench.engine.sources import resolve_source
 
@@ -131,3 +133,48 @@ def test_masked_lm_folder_is_refused_with_a_pointer(tmp_path):
     BertConfig(architectures=["BertForMaskedLM"]).save_pretrained(folder)
     with pytest.raises(ModelLoadError, match="BertForMaskedLM.*sequence-classification"):
         model_kind(resolve_source(str(folder)), LoadSettings())
+
+
+def _llama_classifier_config(folder):
+    from transformers import LlamaConfig
+
+    LlamaConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        architectures=["LlamaForSequenceClassification"],
+    ).save_pretrained(folder)
+    return folder
+
+
+def _bare_bert(folder):
+    BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("save", "words"),
+    [
+        (
+            save_distilbert_classifier,
+            r"clf is a sequence-classification model \(DistilBertForSequenceClassification\).*"
+            r"cannot chat.*workbench classify 'TEXT' --model .*clf \(or the Classify tab, F9\)",
+        ),
+        # The sneaky one: AutoModelForCausalLM would load it as a Llama with a random LM head.
+        (_llama_classifier_config, r"\(LlamaForSequenceClassification\).*workbench classify"),
+        (
+            save_bert_masked_lm,
+            r"clf is a masked language model \(BertForMaskedLM, encoder-only\).*cannot chat.*"
+            r"workbench fill '.*\[MASK\].*' --model .*clf \(or the Fill tab, F10\)",
+        ),
+        (_bare_bert, r"encoder-only model \(bert\).*workbench fill.*workbench classify"),
+    ],
+    ids=["distilbert-classifier", "llama-classifier", "bert-masked-lm", "bert-no-architectures"],
+)
+def test_load_model_says_what_a_non_generative_model_is_and_what_takes_it(tmp_path, save, words):
+    """Catches: a classifier or encoder opened for chat loaded anyway (BERT as a "decoder", a
+    Llama classifier with a random LM head) or failing with a transformers message."""
+    folder = save(tmp_path / "clf")
+    with pytest.raises(ModelLoadError, match=words) as caught:
+        load_model(LoadSettings(model=str(folder), device="cpu", dtype="float32"))
+    assert "\n" not in str(caught.value)

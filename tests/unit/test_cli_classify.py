@@ -11,6 +11,8 @@ from tests.classify_models import (
     direct_leave_one_out,
     direct_softmax,
     direct_zero_shot,
+    save_bert_masked_lm,
+    save_distilbert_classifier,
     save_llama_classifier,
 )
 from tests.models import save_tiny_folder, tiny_loaded
@@ -181,3 +183,26 @@ def test_file_mode_errors_are_one_line_before_any_model_load(tmp_path, capsys, m
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("workbench: error: ") and words in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("save", "words"),
+    [
+        (
+            save_distilbert_classifier,
+            "is a sequence-classification model (DistilBertForSequenceClassification)",
+        ),
+        (save_bert_masked_lm, "is a masked language model (BertForMaskedLM, encoder-only)"),
+    ],
+)
+def test_generate_on_a_classifier_or_masked_lm_is_one_clear_line(tmp_path, capsys, save, words):
+    """Catches: a transformers traceback, a model loaded as a causal LM anyway, exit code 0."""
+    folder = save(tmp_path / "enc")
+    capsys.readouterr()  # save_pretrained's own progress bar
+    assert main(["generate", "hello", "--model", str(folder)]) == 1
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert lines[0].startswith("workbench: error: enc ") and words in lines[0]
+    assert ("workbench classify" if "classification" in words else "workbench fill") in lines[0]
+    assert captured.out == ""

@@ -12,6 +12,7 @@ import gc
 import hashlib
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -222,6 +223,7 @@ def _load_pretrained(
     common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
     if source.kind == "hub":
         common["local_files_only"] = _hub_files_are_local(source, report)
+    _refuse_non_generative(source, common)
     report(LoadProgress("Loading tokenizer"))
     with _pretrained_errors(source):
         tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
@@ -234,6 +236,71 @@ def _load_pretrained(
     with _pretrained_errors(source):
         model = AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
     return model, tokenizer
+
+
+# Encoder-only families: a checkpoint of one of these without a causal-LM architecture named
+# in its config cannot continue text (AutoModelForCausalLM would still build BERT or RoBERTa
+# "as a decoder" with a random head, or fail with a list of config classes).
+_ENCODER_ONLY = frozenset(
+    {
+        "albert", "bert", "camembert", "convbert", "deberta", "deberta-v2", "distilbert", "electra",
+        "ernie", "flaubert", "funnel", "ibert", "megatron-bert", "mobilebert", "modernbert", "mpnet",
+        "nezha", "rembert", "roberta", "roberta-prelayernorm", "roformer", "squeezebert", "xlm",
+        "xlm-roberta", "xlm-roberta-xl",
+    }
+)  # fmt: skip
+_GENERATIVE = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+_OTHER_HEADS = ("ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice")
+
+
+def _refuse_non_generative(source: ModelSource, options: dict[str, Any]) -> None:
+    """A classifier or an encoder-only model opened for chat: say what it is and what takes it.
+
+    Read from the config's ``architectures`` (and ``model_type``) before any weights: without
+    this, a ``LlamaForSequenceClassification`` checkpoint loads as a causal LM with a randomly
+    initialised head and answers noise, and a BERT masked LM becomes a "decoder" it never was.
+    A config that cannot be read is left to the loading that follows to report.
+    """
+    from transformers import AutoConfig
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = AutoConfig.from_pretrained(source.location, **options)
+    except Exception:  # noqa: BLE001 - reported by the tokenizer or model load, as before
+        return
+    architectures = [str(a) for a in getattr(config, "architectures", None) or []]
+    if any(a.endswith(_GENERATIVE) for a in architectures):
+        return
+    model_type = str(getattr(config, "model_type", "") or "")
+    name, spec = source.display_name, shlex.quote(source.location)
+    named = architectures[0] if architectures else model_type
+    classifier = next((a for a in architectures if a.endswith("ForSequenceClassification")), None)
+    if classifier is not None:
+        raise ModelLoadError(
+            f"{name} is a sequence-classification model ({classifier}): it gives label "
+            "probabilities for a whole text and cannot chat or continue text; classify with it: "
+            f"workbench classify 'TEXT' --model {spec} (or the Classify tab, F9)"
+        )
+    masked = next((a for a in architectures if a.endswith("ForMaskedLM")), None)
+    if masked is not None:
+        raise ModelLoadError(
+            f"{name} is a masked language model ({masked}, encoder-only): it fills in [MASK] "
+            "tokens and cannot chat or continue text; fill masks with it: "
+            f"workbench fill 'The capital of France is [MASK].' --model {spec} (or the Fill tab, F10)"
+        )
+    other = next((a for a in architectures if a.endswith(_OTHER_HEADS)), None)
+    if other is not None and model_type not in _ENCODER_ONLY:
+        raise ModelLoadError(
+            f"{name} is a {other} model: it has a task head instead of a language-model head and "
+            "cannot chat or continue text"
+        )
+    if model_type in _ENCODER_ONLY:
+        raise ModelLoadError(
+            f"{name} is an encoder-only model ({named}): it cannot chat or continue text; "
+            "workbench fill takes a masked language model (...ForMaskedLM) and workbench classify "
+            "a sequence classifier (...ForSequenceClassification)"
+        )
 
 
 @contextlib.contextmanager
