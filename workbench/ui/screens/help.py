@@ -19,6 +19,13 @@ EXTRA = [
     ("Chat", [("enter", "Send the message"), ("tab", "Focus the conversation to move a token cursor")]),
 ]
 
+# A section's title stays within the key column; what it is about goes beside it.
+SECTION_NOTES = {
+    "Conversation": "when the conversation has focus",
+    "Classify tab (F9)": "label probabilities for a text (a classifier, or zero-shot)",
+    "Fill tab (F10)": "the top-k candidates for each [MASK] (a masked LM)",
+}
+
 
 def _key_name(keys: str) -> str:
     """'ctrl+r' -> 'Ctrl+R', 'escape' -> 'Esc', 'f1' -> 'F1'."""
@@ -55,7 +62,7 @@ class HelpScreen(ModalScreen[None]):
             return out
 
         sections = [("Workbench", rows(list(self.app.BINDINGS)))]
-        sections.append(("Conversation (focused)", rows(ConversationView.BINDINGS)))
+        sections.append(("Conversation", rows(ConversationView.BINDINGS)))
         for name, widget_type in self._pane_bindings():
             if widget_type.BINDINGS:
                 sections.append((name, rows(list(widget_type.BINDINGS))))
@@ -63,17 +70,26 @@ class HelpScreen(ModalScreen[None]):
         return sections
 
     def _pane_bindings(self) -> list[tuple[str, type[Widget]]]:
+        from workbench.ui.panes.classify import ClassifyPane
+        from workbench.ui.panes.fill import FillPane
         from workbench.ui.panes.settings import SettingsPane
         from workbench.ui.panes.tokenizer import TokenizerPane
 
-        return [("Tokenizer", TokenizerPane), ("Settings", SettingsPane)]
+        return [
+            ("Tokenizer", TokenizerPane),
+            ("Settings", SettingsPane),
+            ("Classify tab (F9)", ClassifyPane),
+            ("Fill tab (F10)", FillPane),
+        ]
 
     def _table(self) -> Table:
         table = Table(title="Keys (Esc closes)", expand=True, show_header=False, box=None, padding=(0, 2))
         table.add_column("key", style="bold cyan", no_wrap=True, width=18)
         table.add_column("action", ratio=1)
         for title, rows in self._sections():
-            table.add_row(Text(title, style="bold underline"), "")
+            table.add_row(
+                Text(title, style="bold underline"), Text(SECTION_NOTES.get(title, ""), style="dim")
+            )
             for key, description in rows:
                 table.add_row(Text(_key_name(key)), Text(description))
             table.add_row("", "")
