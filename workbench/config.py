@@ -6,7 +6,9 @@ the problems it found, for the caller to show.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -106,3 +108,22 @@ def _toml_value(value: Any) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     escaped = "".join(ch if ch >= " " or ch == "\t" else f"\\u{ord(ch):04x}" for ch in escaped)
     return f'"{escaped}"'
+
+
+# Shared by the commands and the app's launcher (ui/launch.py), so they live here, below both.
+def user_config() -> Config:
+    config, problems = load_config()
+    if sys.stderr is not None:
+        for problem in problems:
+            print(f"workbench: warning: {problem}", file=sys.stderr)
+    return config
+
+
+def load_settings(args: argparse.Namespace, config: Config | None = None) -> LoadSettings:
+    base = (config or user_config()).model
+    changes: dict[str, Any] = {}
+    for name in ("model", "device", "dtype", "trust_remote_code"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    return LoadSettings(**{**base.to_dict(), **changes})

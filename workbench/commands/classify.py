@@ -15,7 +15,8 @@ from typing import IO, TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from workbench.commands.common import load_settings, output_console, user_config
+from workbench.commands.common import output_console
+from workbench.config import load_settings, user_config
 from workbench.engine.classify import check_template, check_text, parse_labels
 from workbench.engine.errors import SettingsError, WorkbenchError
 from workbench.safetext import safe_line

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from workbench.config import Config, load_config
+from workbench.config import Config, user_config
 from workbench.engine.errors import SettingsError, WorkbenchError
 from workbench.engine.settings import LoadSettings, SamplingSettings
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
 
 COMMANDS = {
-    None: "workbench.commands.tui",
+    None: "workbench.ui.launch",
     "probe": "workbench.commands.probe",
     "tokenize": "workbench.commands.tokenize",
     "generate": "workbench.commands.generate",
@@ -159,24 +159,6 @@ def _error_line(message: str) -> None:
         return
     with contextlib.suppress(OSError, ValueError):
         print(f"workbench: error: {safe_line(message)}", file=sys.stderr, flush=True)
-
-
-def user_config() -> Config:
-    config, problems = load_config()
-    if sys.stderr is not None:
-        for problem in problems:
-            print(f"workbench: warning: {problem}", file=sys.stderr)
-    return config
-
-
-def load_settings(args: argparse.Namespace, config: Config | None = None) -> LoadSettings:
-    base = (config or user_config()).model
-    changes: dict[str, Any] = {}
-    for name in ("model", "device", "dtype", "trust_remote_code"):
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value
-    return LoadSettings(**{**base.to_dict(), **changes})
 
 
 def sampling_settings(args: argparse.Namespace, config: Config | None = None) -> SamplingSettings:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from workbench.commands.common import load_settings, output_console, user_config
+from workbench.commands.common import output_console
+from workbench.config import load_settings, user_config
 from workbench.engine.errors import SettingsError
 from workbench.engine.fillmask import check_text, check_top_k
 from workbench.engine.sources import DEFAULT_ALIASES

@@ -11,13 +11,12 @@ from rich.text import Text
 
 from workbench.commands.common import (
     command_prompt,
-    load_settings,
     load_with_progress,
     output_console,
     require_text,
     sampling_settings,
-    user_config,
 )
+from workbench.config import load_settings, user_config
 from workbench.engine.settings import SamplingSettings, validate_top_k_shown
 
 

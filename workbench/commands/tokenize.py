@@ -8,7 +8,8 @@ import json
 from rich.table import Table
 from rich.text import Text
 
-from workbench.commands.common import load_settings, output_console, require_text, user_config
+from workbench.commands.common import output_console, require_text
+from workbench.config import load_settings, user_config
 
 
 def run(args: argparse.Namespace) -> int:

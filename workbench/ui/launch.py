@@ -1,4 +1,8 @@
-"""Plain ``workbench``: the full-screen app. Textual is imported here, torch only later, in a worker."""
+"""Plain ``workbench``: start the full-screen app. Textual is imported here, torch only later, in a worker.
+
+The CLI's dispatcher imports this module by name (commands/common.py ``COMMANDS``), so
+nothing under ``workbench/commands`` imports ``workbench.ui``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import os
 import sys
 from typing import NoReturn
 
-from workbench.commands.common import load_settings, user_config
+from workbench.config import load_settings, user_config
 
 
 def _terminal_problem() -> str | None:
