@@ -393,7 +393,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         turn = message.turn
         if turn is None or self.conversation.turns.get(turn.id) is not turn:
             return  # sent by a view of the chat left behind (another session opened since)
-        total = len(turn.steps) if turn else 0
+        total = len(turn.steps)
         self.chart.show_step(message.step, f"Token {message.step.index + 1}/{total} of the reply")
 
     # --- settings -------------------------------------------------------------------
