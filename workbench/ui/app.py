@@ -391,7 +391,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         if message.step is None:  # the cursor left: the chart keeps what it shows
             return
         turn = message.turn
-        total = len(turn.steps) if turn else 0
+        if turn is None or self.conversation.turns.get(turn.id) is not turn:
+            return  # sent by a view of the chat left behind (another session opened since)
+        total = len(turn.steps)
         self.chart.show_step(message.step, f"Token {message.step.index + 1}/{total} of the reply")
 
     # --- settings -------------------------------------------------------------------
@@ -430,6 +432,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         if theme != self.ui_settings.theme:
             self.ui_settings = replace(self.ui_settings, theme=theme)
             self._save_config()
+        view = getattr(self, "_conversation_view", None)
+        if view is not None and view.heatmap:
+            view.set_heatmap(True)  # the heat map's colours come from the theme
 
     def _session_ui(self) -> dict[str, Any]:
         return {

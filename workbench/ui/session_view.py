@@ -62,14 +62,23 @@ class SessionViewMixin(AppHost):
             self.notify(f"Some saved settings were not valid: {exc}", severity="warning")
             load = self.load_settings
         self._settings_pane.set_config(Config(model=load, sampling=self.sampling, ui=self.ui_settings))
-        self.chart.show_step(None, "Waiting for a token…")  # not the numbers of the chat left behind
         self._show_conversation()
+        self._show_last_token()  # not the numbers of the chat left behind
         self.notify(f"Resumed “{safe_line(record.title or 'untitled')}”.")
         if load != self.load_settings:
             self.load_settings = load  # loaded at the first frame, unless a model runs already
             if self.loaded is not None or self._loading is not None:
                 self.load_model(load)
         return True
+
+    def _show_last_token(self) -> None:
+        """The chart shows the opened session's last reply's last token, or waits."""
+        reply = self.conversation.last("assistant")
+        if reply is None or not reply.steps:
+            self.chart.show_step(None, "Waiting for a token…")
+            return
+        n = len(reply.steps)
+        self.chart.show_step(reply.steps[-1], f"Token {n}/{n} of the last reply")
 
     def _ui_dict(self) -> dict[str, Any]:
         ui = self.ui_settings

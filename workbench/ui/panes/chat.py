@@ -114,7 +114,7 @@ class ChatPane(Horizontal):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
     ChatPane #chat-left { width: 1fr; min-width: 30; }
-    ChatPane #chart { width: 42%; min-width: 30; max-width: 70; }
+    ChatPane #chart { width: 42%; min-width: 36; max-width: 70; }
     ChatPane #chat-input { margin: 0 0; }
     ChatPane.narrow #chart { display: none; }
     """
@@ -126,5 +126,5 @@ class ChatPane(Horizontal):
         yield CandidatesChart(id="chart")
 
     def on_resize(self) -> None:
-        # Below 64 columns two panes would both be too narrow: keep the conversation.
-        self.set_class(self.size.width < 64, "narrow")
+        # Below 66 columns two panes would both be too narrow: keep the conversation.
+        self.set_class(self.size.width < 66, "narrow")

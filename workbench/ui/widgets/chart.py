@@ -14,17 +14,17 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from workbench.engine.steps import Candidate, TokenStep
-from workbench.ui.widgets.token_render import KIND_STYLES, format_probability
-
-_EIGHTHS = " ▏▎▍▌▋▊▉█"
-
-
-def bar(fraction: float, width: int) -> str:
-    """A horizontal bar of ``width`` cells filled to ``fraction``, with 1/8-cell resolution."""
-    fraction = max(0.0, min(1.0, fraction))
-    eighths = round(fraction * width * 8)
-    full, part = divmod(eighths, 8)
-    return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
+from workbench.safetext import safe_line
+from workbench.ui.widgets.chart_layout import (
+    CHOSEN_BY,
+    LEGEND_FIELDS,
+    ColumnLayout,
+    distinct_labels,
+    fold,
+    pack_fields,
+    wrap_words,
+)
+from workbench.ui.widgets.token_render import format_probability
 
 
 class CandidatesChart(Widget, can_focus=True):
@@ -142,63 +142,96 @@ class CandidatesChart(Widget, can_focus=True):
             return self._strips[y]
         return Strip.blank(width, self.rich_style)
 
-    def rendered_text(self, width: int | None = None) -> Text:
-        """The chart as text (what render_line draws)."""
-        width = max(20, width if width is not None else self.content_size.width)
-        out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(self._caption + "\n", Style(bold=True))
-        if self._entropy is not None:
-            out.append(f"entropy {self._entropy / math.log(2):.2f} bits", Style(dim=True))
-            if self._step is not None:
-                step = self._step
-                out.append(f" · rank {step.rank} · {step.chosen_by}", Style(dim=True))
-            out.append("\n")
-        if not self._candidates:
-            if self._step is not None:
-                out.append("(no candidates recorded)\n", Style(dim=True))
-            return out
-        show_id = width >= 44
-        label_width = max(6, min(16, width - (34 if show_id else 27)))
-        bar_width = max(3, width - label_width - (30 if show_id else 23))
-        header = (
-            f"{'#':>2} {'token':<{label_width}} " + (f"{'id':>6} " if show_id else "") + f"{'p':>6} {'q':>6}"
-        )
-        out.append(header + "\n", Style(dim=True, bold=True))
-        chosen_listed = False
-        for rank, cand in enumerate(self._candidates, 1):
-            chosen = cand.token_id == self._chosen
-            chosen_listed = chosen_listed or chosen
-            self._row(out, rank, cand, chosen, label_width, bar_width, show_id)
-        if self._step is not None and not chosen_listed:
-            step = self._step
-            extra = Candidate(step.token_id, step.label, step.p, step.q, step.kind)
-            self._row(out, step.rank, extra, True, label_width, bar_width, show_id)
-        out.append("p model · q sampling · ✗ cut by sampling", Style(dim=True, italic=True))
-        if self._hint:
-            out.append("\n" + self._hint, Style(color="cyan"))
-        return out
+    def _max_lines(self) -> int | None:
+        """Lines the chart may use before its border runs off the pane (None: unknown)."""
+        parent = self.parent
+        if not isinstance(parent, Widget):
+            return None
+        height = parent.content_size.height - self.styles.gutter.height
+        return height if height > 0 else None
 
-    def _row(
-        self,
-        out: Text,
-        rank: int,
-        cand: Candidate,
-        chosen: bool,
-        label_width: int,
-        bar_width: int,
-        show_id: bool,
-    ) -> None:
-        base = Style(reverse=True, bold=True) if chosen else Style()
-        label = cand.text if len(cand.text) <= label_width else cand.text[: label_width - 1] + "…"
-        out.append(f"{rank:>2} ", base)
-        out.append(label.ljust(label_width), base + KIND_STYLES.get(cand.kind, Style()))
-        out.append(" ", base)
-        if show_id:
-            out.append(f"{cand.token_id:>6} ", base + Style(dim=not chosen))
-        out.append(format_probability(cand.p) + " ", base)
-        removed = cand.q == 0.0
-        q_text = "    ✗ " if removed else format_probability(cand.q)
-        out.append(q_text, base + Style(dim=removed, color="red" if removed and not chosen else None))
-        out.append(" ")
-        out.append(bar(cand.p, bar_width), Style(color="green" if not removed else "grey50"))
-        out.append("\n")
+    def rendered_text(self, width: int | None = None, max_lines: int | None = None) -> Text:
+        """The chart as text (what render_line draws); no line is wider than ``width``.
+
+        Laid out for 80 columns first: the token column is as wide as the room allows, the id
+        column appears once there is room for it, labels cut to fit stay distinct, and when
+        the pane is short the lowest-ranked rows give way before the legend does.
+        """
+        width = max(20, width if width is not None else self.content_size.width)
+        if max_lines is None:
+            max_lines = self._max_lines()
+        lines: list[Text] = [*wrap_words(self._caption, width, Style(bold=True))]
+        step = self._step
+        if not self._candidates:
+            if self._entropy is not None:
+                lines.append(Text(f"entropy {self._entropy / math.log(2):.2f} bits", Style(dim=True)))
+            if step is not None:
+                lines.append(Text("(no candidates recorded)", Style(dim=True)))
+            return _join(lines)
+
+        rows = list(enumerate(self._candidates, 1))
+        chosen_listed = any(c.token_id == self._chosen for c in self._candidates)
+        if step is not None and not chosen_listed:  # chosen from outside the top-k
+            rows.append((step.rank, Candidate(step.token_id, step.label, step.p, step.q, step.kind)))
+        detail = self._detail(width)
+        legend = pack_fields(LEGEND_FIELDS, width, Style(dim=True, italic=True))
+        hint = pack_fields(self._hint.split(" · "), width, Style(color="cyan")) if self._hint else []
+        fixed = len(lines) + 2 + len(detail) + len(legend) + len(hint)  # + entropy and header
+        hidden = 0
+        if max_lines is not None and fixed + len(rows) > max_lines:
+            keep = max(3, max_lines - fixed)
+            if keep < len(rows):
+                chosen_row = [r for r in rows if r[1].token_id == self._chosen]
+                shown = [r for r in rows if r[1].token_id != self._chosen][: keep - len(chosen_row)]
+                shown = sorted(shown + chosen_row, key=lambda r: r[0])
+                hidden, rows = len(rows) - len(shown), shown
+
+        bits = (self._entropy or 0.0) / math.log(2)
+        entropy = Text(f"entropy {bits:.2f} bits", Style(dim=True))
+        if hidden:  # rows that did not fit the pane's height
+            entropy.append(f" · {hidden} hidden", Style(dim=True))
+            if entropy.cell_len > width:
+                entropy = Text(f"{bits:.2f} bits · {hidden} hidden", Style(dim=True))
+        lines.append(entropy)
+
+        layout = ColumnLayout.for_width(width)
+        labels = distinct_labels([(c.token_id, c.text) for _, c in rows], layout.label, layout.show_id)
+        top = max((c.p for _, c in rows), default=0.0)
+        lines.append(layout.header())
+        for (rank, cand), label in zip(rows, labels, strict=True):
+            lines.append(layout.row(rank, cand, label, cand.token_id == self._chosen, top))
+        return _join([*lines, *detail, *legend, *hint])
+
+    def _detail(self, width: int) -> list[Text]:
+        """The chosen token (or, paused, the top candidate) in full: text, id, p, q, rank, how."""
+        step = self._step
+        if step is not None:
+            head = "chosen"
+            fields = [
+                f"id {step.token_id}",
+                f"p {format_probability(step.p).strip()}",
+                f"q {format_probability(step.q).strip()}",
+                f"rank {step.rank}",
+                CHOSEN_BY.get(step.chosen_by, step.chosen_by),
+            ]
+            token = step.label
+        else:
+            if not self._candidates:
+                return []
+            top = self._candidates[0]
+            head = "top"
+            fields = [
+                f"id {top.token_id}",
+                f"p {format_probability(top.p).strip()}",
+                f"q {format_probability(top.q).strip()}",
+                "rank 1",
+            ]
+            token = top.text
+        first = Text(f"{head} ", Style(bold=True))
+        first.append(safe_line(token), Style(bold=True, underline=True))
+        out = [first] if first.cell_len <= width else fold(first, width)
+        return out + pack_fields(fields, width, Style())
+
+
+def _join(lines: list[Text]) -> Text:
+    return Text("\n", no_wrap=True, overflow="crop").join(lines)

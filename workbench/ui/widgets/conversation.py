@@ -22,11 +22,41 @@ from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
 from workbench.ui.widgets.streaming_text import StreamingText
-from workbench.ui.widgets.token_render import render_steps
+from workbench.ui.widgets.token_render import DEFAULT_PALETTE, HeatPalette, render_steps
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System"}
 COMPLETION_TITLES = {"user": "Text", "assistant": "Continuation", "system": "System"}
 STATUS_NOTES = {"stopped": "stopped", "error": "failed", "streaming": "generating…"}
+
+_palettes: dict[tuple[str, int], HeatPalette] = {}
+
+
+def heat_palette(widget: Widget) -> HeatPalette:
+    """The heat map's colours for the app's current theme (computed once per theme)."""
+    try:
+        app = widget.app
+        theme = app.current_theme
+    except Exception:  # not mounted in an app
+        return DEFAULT_PALETTE
+    key = (theme.name, id(theme))
+    palette = _palettes.get(key)
+    if palette is None:
+        palette = _palettes[key] = HeatPalette.from_variables(app.get_css_variables())
+    return palette
+
+
+class HeatLegend(Static):
+    """What the heat map's colours mean; shown while the heat map is on."""
+
+    DEFAULT_CSS = """
+    HeatLegend { dock: top; height: auto; display: none; background: $background; }
+    HeatLegend.-on { display: block; }
+    """
+
+    def show(self, on: bool) -> None:
+        self.set_class(on, "-on")
+        if on:
+            self.update(heat_palette(self).legend())
 
 
 class MessageView(Widget):
@@ -93,7 +123,13 @@ class MessageView(Widget):
             and turn.steps
             and (self.heatmap or self.cursor is not None or turn.status == "streaming")
         ):
-            return render_steps(turn.steps, self.heatmap, self.cursor, show_hidden=self.cursor is not None)
+            return render_steps(
+                turn.steps,
+                self.heatmap,
+                self.cursor,
+                show_hidden=self.cursor is not None,
+                palette=heat_palette(self),
+            )
         return Text(safe_text(turn.content))
 
     @property
@@ -268,6 +304,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         self._selected: MessageView | None = None
 
     def compose(self) -> ComposeResult:
+        yield HeatLegend(classes="heat-legend")
         yield SystemPromptLine()
         yield Static(
             Text("Type a message below and press Enter. Tab here to move a cursor over the reply's tokens."),
@@ -333,7 +370,9 @@ class ConversationView(VerticalScroll, can_focus=True):
             view.refresh_body()
 
     def set_heatmap(self, on: bool) -> None:
+        """The heat map on or off (also called again after a theme change: new colours)."""
         self.heatmap = on
+        self.query_one(HeatLegend).show(on)
         for view in self.query(MessageView):
             view.heatmap = on
             view.refresh_body()

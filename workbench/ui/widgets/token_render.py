@@ -2,11 +2,18 @@
 
 All token text arriving here is untrusted: it goes through ``safe_text`` and into ``Text``
 objects (never into markup strings).
+
+The heat map takes its colours from the theme (error -> warning -> success for unlikely ->
+likely) and writes each token in whichever colour reads best on its cell: the theme's own
+background or foreground when that meets WCAG's 4.5:1 for text, else black or white (one of
+the two always reaches 4.58:1). Text colours are truecolor, never ANSI names, whose real
+colour is the terminal's choice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
@@ -15,24 +22,100 @@ from textual.color import Color
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_text
 
-_LOW = Color.parse("#b3261e")
-_MID = Color.parse("#b38f00")
-_HIGH = Color.parse("#1e7b34")
+# Used when a theme leaves a colour out (and by code that has no app at hand).
+_DEFAULTS = {
+    "error": "#b3261e",
+    "warning": "#b38f00",
+    "success": "#1e7b34",
+    "background": "#14161b",
+    "foreground": "#d6dbe3",
+}
+MIN_TEXT_CONTRAST = 4.5  # WCAG 2 AA for normal text
+LEGEND_STOPS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 KIND_STYLES = {"special": Style(color="magenta", bold=True), "bytes": Style(color="yellow"), "text": Style()}
 
 
-def probability_color(p: float) -> Color:
-    """Red for unlikely tokens, through amber, to green for near-certain ones."""
-    p = max(0.0, min(1.0, p))
-    if p < 0.5:
-        return _LOW.blend(_MID, p / 0.5)
-    return _MID.blend(_HIGH, (p - 0.5) / 0.5)
+def relative_luminance(color: Color) -> float:
+    """WCAG 2 relative luminance of an opaque colour."""
+
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(color.r) + 0.7152 * channel(color.g) + 0.0722 * channel(color.b)
 
 
-def heat_style(p: float) -> Style:
-    color = probability_color(p)
-    return Style(bgcolor=color.rich_color, color="white" if color.brightness < 0.6 else "black")
+def contrast_ratio(a: Color, b: Color) -> float:
+    """WCAG 2 contrast ratio, 1 to 21."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@dataclass(frozen=True)
+class HeatPalette:
+    """The heat map's colours for one theme."""
+
+    low: Color
+    mid: Color
+    high: Color
+    text_choices: tuple[Color, ...]  # tried in order; the first that reaches 4.5:1 wins
+
+    @classmethod
+    def from_variables(cls, variables: Mapping[str, str]) -> HeatPalette:
+        """From a theme's CSS variables (``app.get_css_variables()``)."""
+
+        def colour(name: str) -> Color:
+            try:
+                return Color.parse(variables.get(name) or _DEFAULTS[name])
+            except Exception:  # a variable that is not a plain colour
+                return Color.parse(_DEFAULTS[name])
+
+        return cls(
+            low=colour("error"),
+            mid=colour("warning"),
+            high=colour("success"),
+            text_choices=(colour("background"), colour("foreground")),
+        )
+
+    def background(self, p: float) -> Color:
+        """Red for unlikely tokens, through amber, to green for near-certain ones."""
+        p = max(0.0, min(1.0, p))
+        if p < 0.5:
+            return self.low.blend(self.mid, p / 0.5)
+        return self.mid.blend(self.high, (p - 0.5) / 0.5)
+
+    def text(self, background: Color) -> Color:
+        """The theme colour that reads on ``background`` (4.5:1), else black or white."""
+        best = max(self.text_choices, key=lambda c: contrast_ratio(c, background))
+        if contrast_ratio(best, background) >= MIN_TEXT_CONTRAST:
+            return best
+        black, white = Color(0, 0, 0), Color(255, 255, 255)
+        return max((black, white), key=lambda c: contrast_ratio(c, background))
+
+    def colors(self, p: float) -> tuple[Color, Color]:
+        """(text, background) for a token of probability ``p``."""
+        bg = self.background(p)
+        return self.text(bg), bg
+
+    def style(self, p: float) -> Style:
+        fg, bg = self.colors(p)
+        return Style(color=fg.rich_color, bgcolor=bg.rich_color)
+
+    def legend(self) -> Text:
+        """What the colours mean: a swatch per probability, written in the heat map's own colours."""
+        text = Text("Heat map, p of each token: ", Style(dim=True))
+        for p in LEGEND_STOPS:
+            text.append(f"{p * 100:.0f}%".center(6), self.style(p))
+            text.append(" ")
+        return text
+
+
+DEFAULT_PALETTE = HeatPalette.from_variables(_DEFAULTS)
+
+
+def heat_style(p: float, palette: HeatPalette = DEFAULT_PALETTE) -> Style:
+    return palette.style(p)
 
 
 def render_steps(
@@ -40,6 +123,7 @@ def render_steps(
     heatmap: bool = False,
     cursor: int | None = None,
     show_hidden: bool = False,
+    palette: HeatPalette = DEFAULT_PALETTE,
 ) -> Text:
     """The reply as text, one span per token.
 
@@ -53,9 +137,10 @@ def render_steps(
         style = Style()
         if not piece and (show_hidden or index == cursor):
             piece = "▫" if not step.is_end else f"⟨{step.label}⟩"
-            style += Style(dim=True)
+            if not heatmap:  # dimmed text on a heat colour would fall below 4.5:1
+                style += Style(dim=True)
         if heatmap:
-            style += heat_style(step.p)
+            style += palette.style(step.p)
         if index == cursor:
             style += Style(reverse=True, bold=True, underline=True)
         text.append(piece, style)
@@ -63,11 +148,17 @@ def render_steps(
 
 
 def format_probability(p: float) -> str:
-    """Six characters: '75.4%', ' 0.3%', '2e-05'."""
-    if p >= 0.0995:
-        return f"{p * 100:5.1f}%"
-    if p >= 0.000995:
-        return f"{p * 100:5.2f}%"
-    if p == 0:
-        return "    0 "
-    return f"{p:6.0e}"
+    """One format in six cells: a percentage, one decimal from 10%, two below, then '<0.01%'.
+
+    '100.0%', ' 45.3%', ' 8.91%', ' 0.51%', ' 0.05%', '<0.01%', '    0%'.
+    """
+    percent = p * 100
+    if percent >= 9.995:
+        shown = f"{percent:.1f}%"
+    elif percent >= 0.005:
+        shown = f"{percent:.2f}%"
+    elif p > 0:
+        shown = "<0.01%"
+    else:
+        shown = "0%"
+    return shown.rjust(6)
