@@ -43,35 +43,52 @@ def _model_options() -> argparse.ArgumentParser:
 
 
 def _sampling_options(top_k_flag: str = "--top-k") -> argparse.ArgumentParser:
+    from workbench.engine.settings import SamplingSettings  # pure Python: no torch
+
+    default = SamplingSettings()  # the defaults stated below are the ones used
+    where = "the config's value, else"
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("sampling")
     group.add_argument(
         "--greedy", action="store_true", help="always take the most probable token (do_sample off)"
     )
     group.add_argument(
-        "--temperature", type=str, default=None, help="0 = greedy; lower is more focused (default 1.0)"
+        "--temperature",
+        type=str,
+        default=None,
+        help=f"0 = greedy; lower is more focused (default: {where} {default.temperature:g})",
     )
     group.add_argument(
         top_k_flag,
         dest="sample_top_k",
         type=str,
         default=None,
-        help="sample among the k most probable tokens; 0 = off (default 50)",
+        help=f"sample among the k most probable tokens; 0 = off (default: {where} {default.top_k})",
     )
     group.add_argument(
         "--top-p",
         type=str,
         default=None,
-        help="nucleus sampling: smallest set with this much probability; 1 = off",
+        help="nucleus sampling: smallest set with this much probability; 1 = off "
+        f"(default: {where} {default.top_p:g})",
     )
     group.add_argument(
-        "--min-p", type=str, default=None, help="drop tokens below min_p x the top probability; 0 = off"
+        "--min-p",
+        type=str,
+        default=None,
+        help=f"drop tokens below min_p x the top probability; 0 = off (default: {where} {default.min_p:g})",
     )
     group.add_argument(
-        "--repetition-penalty", type=str, default=None, help="1 = off; 1.1 discourages repeats"
+        "--repetition-penalty",
+        type=str,
+        default=None,
+        help=f"1 = off; 1.1 discourages repeats (default: {where} {default.repetition_penalty:g})",
     )
     group.add_argument(
-        "--max-new-tokens", type=str, default=None, help="stop after this many tokens (default 512)"
+        "--max-new-tokens",
+        type=str,
+        default=None,
+        help=f"stop after this many tokens (default: {where} {default.max_new_tokens})",
     )
     group.add_argument("--seed", type=str, default=None, help="make sampling reproducible")
     return parent

@@ -49,6 +49,17 @@ def database_file() -> Path:
     return data_dir() / "workbench.db"
 
 
+def screenshots_dir() -> Path:
+    """Where palette -> Screenshot saves: the user's Downloads folder where there is one (as
+    Textual does), else a folder in the data dir (a server or container often has no Downloads,
+    and Textual's own screenshot then failed)."""
+    home = _home_override()
+    if home:
+        return home / "screenshots"
+    downloads = Path(platformdirs.user_downloads_dir())
+    return downloads if downloads.is_dir() else data_dir() / "screenshots"
+
+
 def gguf_cache_dir() -> Path:
     """De-quantised GGUF models saved as safetensors folders (see engine/loading.py)."""
     return cache_dir() / "gguf"

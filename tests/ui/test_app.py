@@ -236,7 +236,7 @@ async def test_sampling_changes_apply_and_persist():
         temperature.value = "-1"
         await pilot.pause(0.2)
         assert app.sampling.temperature == 0.3  # refused inline, not applied
-        assert "temperature must be" in str(app.query_one("#set-temperature-error").render())
+        assert "Temperature must be" in str(app.query_one("#set-temperature-error").render())
 
 
 async def test_theme_switch_persists():

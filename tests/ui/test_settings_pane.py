@@ -145,37 +145,44 @@ async def test_valid_temperature_edit_posts_sampling_changed() -> None:
 
 
 INVALID = [
-    # field, bad text, start of the inline error, a fix, what the fix posts
+    # field, bad text, start of the inline error (the field's label, not top_p), a fix, what it posts
     (
         "set-temperature",
         "-1",
-        "temperature must be 0 (greedy) or a positive number such as 0.7, not '-1'",
+        "Temperature must be 0 (greedy) or a positive number such as 0.7, not '-1'",
         "0.5",
         SamplingSettings(temperature=0.5),
     ),
     (
         "set-temperature",
         "hot",
-        "temperature must be a number, not 'hot'",
+        "Temperature must be a number, not 'hot'",
         "2",
         SamplingSettings(temperature=2.0),
     ),
-    ("set-top-p", "2", "top_p must be greater than 0 and at most 1", "0.5", SamplingSettings(top_p=0.5)),
-    ("set-top-k", "-5", "top_k must be 0 (off) or a positive whole number", "5", SamplingSettings(top_k=5)),
-    ("set-max-new-tokens", "0", "max_new_tokens must be at least 1", "9", SamplingSettings(max_new_tokens=9)),
-    ("set-seed", "x", "seed must be a whole number", "3", SamplingSettings(seed=3)),
+    ("set-top-p", "2", "Top-p must be greater than 0 and at most 1", "0.5", SamplingSettings(top_p=0.5)),
+    ("set-top-k", "-5", "Top-k must be 0 (off) or a positive whole number", "5", SamplingSettings(top_k=5)),
+    ("set-max-new-tokens", "0", "Max new tokens must be at least 1", "9", SamplingSettings(max_new_tokens=9)),
+    ("set-seed", "x", "Seed must be a whole number", "3", SamplingSettings(seed=3)),
+    (
+        "set-repetition-penalty",
+        "0",
+        "Repetition penalty must be a positive number",
+        "1.1",
+        SamplingSettings(repetition_penalty=1.1),
+    ),
     # torch.Generator.manual_seed overflows at 2**64: refused here, not at the first reply
     (
         "set-seed",
         "18446744073709551616",
-        "seed must be a non-negative whole number from 0 to 18446744073709551615",
+        "Seed must be a non-negative whole number from 0 to 18446744073709551615",
         "18446744073709551615",
         SamplingSettings(seed=2**64 - 1),
     ),
     (
         "set-top-k-shown",
         "99",
-        "the number of candidates shown must be between 1 and 50",
+        "The number of candidates shown must be between 1 and 50",
         "7",
         UiSettings(top_k_shown=7),
     ),
@@ -210,7 +217,7 @@ async def test_typing_minus_one_in_temperature_shows_the_reason() -> None:
         await type_into(pilot, "set-temperature", "-1")
         await wait_until(pilot, lambda: error_text(app, "set-temperature") != "")
         assert error_text(app, "set-temperature") == (
-            "temperature must be 0 (greedy) or a positive number such as 0.7, not '-1'"
+            "Temperature must be 0 (greedy) or a positive number such as 0.7, not '-1'"
         )
         await pilot.press("backspace", "backspace", "2")
         await wait_until(pilot, lambda: bool(app.posted))
@@ -251,7 +258,7 @@ async def test_device_is_checked_and_load_posts_the_fields() -> None:
         enter_text(app, "set-device", "gpu")
         await wait_until(
             pilot,
-            lambda: error_text(app, "set-device").startswith("device must be auto, cpu, cuda, cuda:N or mps"),
+            lambda: error_text(app, "set-device").startswith("Device must be auto, cpu, cuda, cuda:N or mps"),
         )
         await press_button(pilot, "set-load")
         await wait_until(
@@ -283,7 +290,9 @@ async def test_empty_model_is_refused() -> None:
     app = Harness(Config())
     async with app.run_test(size=(80, 24)) as pilot:
         enter_text(app, "set-model", "")
-        await wait_until(pilot, lambda: error_text(app, "set-model").startswith("model must name a model"))
+        await wait_until(
+            pilot, lambda: error_text(app, "set-model").startswith("Model source must name a model")
+        )
         await press_button(pilot, "set-load")
         await pilot.pause()
         assert app.posted == []

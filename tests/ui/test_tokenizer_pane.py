@@ -124,9 +124,22 @@ async def test_special_tokens_toggle() -> None:
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: [s.token_id for s in chips(app).spans] == [1, 89, 744, 1123])
         assert chips(app).spans[0].kind == "special"
-        assert "specials on" in text_of(app, "#tok-counts")
+        assert "specials on (ctrl+t): +1 special token" in text_of(app, "#tok-counts")
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: len(chips(app).spans) == 3)
+
+
+async def test_special_tokens_on_says_when_the_tokenizer_adds_none(table: TokenTable) -> None:
+    """SmolLM2's tokenizer adds no special tokens to plain text: Ctrl+T must say so, not seem dead."""
+    app = PaneApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, table)
+        await type_text(pilot, "i am good")
+        await wait_until(pilot, lambda: [s.token_id for s in chips(app).spans] == [89, 744, 1123])
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: "specials on" in text_of(app, "#tok-counts"))
+        assert [s.token_id for s in chips(app).spans] == [89, 744, 1123]
+        assert "this tokenizer adds none" in text_of(app, "#tok-counts")
 
 
 async def test_byte_pieces_and_long_text(table: TokenTable) -> None:

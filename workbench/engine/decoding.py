@@ -305,6 +305,7 @@ class Generation:
         self.finish_reason: str | None = None  # eos | length | context | cancelled
         self.started = 0.0
         self.elapsed = 0.0
+        self.waited = 0.0  # of elapsed, seconds the chooser held a token (a person deciding, play delay)
         # (index of the first token, settings) each time the sampling settings changed
         self.settings_changes: list[tuple[int, dict[str, Any]]] = []
         self._handoff = threading.Lock()
@@ -336,8 +337,15 @@ class Generation:
             self.max_new_tokens = settings.max_new_tokens
 
     @property
+    def compute_seconds(self) -> float:
+        """Seconds spent computing: the time a chooser waited for a decision is left out."""
+        return max(0.0, self.elapsed - self.waited)
+
+    @property
     def tokens_per_second(self) -> float:
-        return self.new_tokens / self.elapsed if self.elapsed > 0 else 0.0
+        """Decoding speed: step mode's thinking time and play delay do not count."""
+        seconds = self.compute_seconds
+        return self.new_tokens / seconds if seconds > 0 else 0.0
 
     def __iter__(self) -> Iterator[TokenStep]:
         self.started = time.perf_counter()
@@ -365,7 +373,9 @@ class Generation:
                 step, _ = decoder.step(sampler, self.top_k, index=index)
             else:
                 dist = decoder.distribution(sampler, self.top_k)
+                asked = time.perf_counter()
                 choice = self.chooser(dist)
+                self.waited += time.perf_counter() - asked
                 if choice is None or self.cancel.is_set():
                     self._finish("cancelled")
                     return

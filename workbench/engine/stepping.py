@@ -3,6 +3,8 @@
 The generation thread calls the chooser with each new distribution and waits. Another
 thread answers with :meth:`StepChooser.decide`: sample one, take the most probable, or
 use a given token; or sets it playing, so it samples by itself every ``delay`` seconds.
+A decision given while the next distribution is still being computed is queued (a key
+pressed a moment early is not lost) and taken as soon as that distribution arrives.
 While it waits, :meth:`reweight` applies other sampling settings to the distribution it
 holds: a new ``q`` from the logits already computed, no forward pass, drawn from the reply's
 own seeded stream (a re-weight does not restart it).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -44,6 +47,7 @@ class StepChooser:
         self._cond = threading.Condition()
         self._decision: Decision | None = None
         self._dist: Distribution | None = None
+        self._queued: deque[Decision] = deque()  # decisions given before their distribution
         self.playing = playing
         self.delay = delay
         self.first_token: int | None = None  # a token forced as the very next one (branching)
@@ -57,7 +61,7 @@ class StepChooser:
             return token, "user", dist
         with self._cond:
             self._dist = dist
-            self._decision = None
+            self._decision = self._queued.popleft() if self._queued else None
             self._apply_new_settings()  # settings that arrived while this distribution was computed
         decision = self._wait()
         with self._cond:
@@ -124,9 +128,23 @@ class StepChooser:
             return self._dist
 
     def decide(self, decision: Decision) -> None:
+        """Answer the waiting distribution; with none waiting (the next one is still being
+        computed) the decision is queued for it, in order. A stop is never queued."""
         with self._cond:
-            self._decision = decision
+            if decision.kind == "stop":
+                self._queued.clear()
+                self._decision = decision
+            elif self._dist is None or self._decision is not None:
+                self._queued.append(decision)
+            else:
+                self._decision = decision
             self._cond.notify_all()
+
+    @property
+    def queued(self) -> int:
+        """Decisions waiting for their distribution."""
+        with self._cond:
+            return len(self._queued)
 
     def set_playing(self, playing: bool, delay: float | None = None) -> None:
         with self._cond:

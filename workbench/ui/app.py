@@ -67,6 +67,7 @@ FLUSH_HZ = 8  # measured (bench/ui.py): 20 Hz cost ~25% of a core on 2 cores and
 # At exit, within the 2 s a signal or a lost terminal allows (ui/terminal.py's watchdog ends
 # the process after 1.5 s): the most we wait for the reply to stop, for the queued session
 # writes, and for the model's release (after which the process ends anyway).
+COPIED_TOAST_S = 2.5  # a confirmation, gone before the next look at the screen
 REPLY_STOP_WAIT_S = 0.6
 SAVE_WAIT_S = 0.6
 RELEASE_WAIT_S = 0.2
@@ -314,7 +315,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             self.notify("There is no reply to copy yet.", severity="warning")
             return
         self.copy_to_clipboard(turn.content)
-        self.notify(f"Copied the reply ({len(turn.content)} characters).")
+        self.notify(f"Copied the reply ({len(turn.content)} characters).", timeout=COPIED_TOAST_S)
 
     def action_toggle_completion_mode(self) -> None:
         """Chat (with the chat template) or completion (raw text, continued as tutorials do)."""
@@ -371,6 +372,23 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         from workbench.ui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Palette -> Screenshot: an SVG of the screen, saved and its path shown.
+
+        Textual's own saves into the Downloads folder and only said "Failed to save screenshot"
+        where there is none; this saves into paths.screenshots_dir(), creating it."""
+        directory = Path(path) if path else paths.screenshots_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory), time_format)
+        except OSError as exc:
+            self.notify(f"Could not save it: {exc}", title="Screenshot", severity="error", timeout=10)
+            return None
+        self.notify(f"Saved {saved}", title="Screenshot", timeout=8)
+        return None
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -199,12 +199,16 @@ class ChatMixin(AppHost):
         view = self.conversation_view.view_for(turn.id)
         if view is not None:
             view.append_steps(new)
-            if not self.conversation_view.has_focus:
-                self.conversation_view.follow(*view.end_row())  # scrolls only when a line was added
+            conversation = self.conversation_view
+            if conversation.following and not conversation.has_focus:
+                conversation.follow(*view.end_row())  # scrolls only when a line was added
         if self.conversation_view.selected[1] is None:
             self.chart.show_step(
                 new[-1], f"{'Stepping' if self.step_mode else 'Live'} · token {new[-1].index + 1}"
             )
+        if self.step_mode:
+            self._show_paused(False)  # a token came: the header says "generating…" again
+            self.status.update_info(context_used=self._prompt_tokens + len(turn.steps))
         now = time.perf_counter()
         if reply.first_token_at is None:
             reply.first_token_at = now  # speed counts the tokens after the first to reach the screen
@@ -224,10 +228,20 @@ class ChatMixin(AppHost):
             return
         self._drain_tokens()
         self._show_waiting(message.distribution)
-        self.status.update_info(activity="paused: choose a token")
+        self._show_paused(True)
+        self.status.update_info(
+            activity="paused: choose a token", context_used=self._prompt_tokens + len(self.reply.turn.steps)
+        )
         chat_visible = self.tabs.active == "chat"
         if chat_visible and not self.chart.has_focus and not self.conversation_view.has_focus:
             self.chart.focus()
+
+    def _show_paused(self, paused: bool) -> None:
+        """The running reply's header: "paused: choose a token" while a token waits for the user."""
+        reply = self.reply
+        view = self.conversation_view.view_for(reply.turn.id) if reply is not None else None
+        if view is not None:
+            view.set_paused(paused)
 
     def _show_waiting(self, dist: Any) -> None:
         index = len(self.reply.turn.steps) + 1 if self.reply else 0
@@ -292,7 +306,8 @@ class ChatMixin(AppHost):
             return  # a new chat or another session is shown: nothing more to draw
         view = self.conversation_view.view_for(turn.id)
         if view is not None:
-            view.refresh_body()
+            view.refresh_body()  # as Markdown: the view follows its end once rendered
+            self.conversation_view.keep_end_in_view()
         if turn.steps and self.conversation_view.selected[1] is None:
             n = len(turn.steps)
             self.chart.show_step(turn.steps[-1], f"Token {n}/{n} of the reply · {turn.status}")

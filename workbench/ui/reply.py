@@ -208,6 +208,8 @@ def _stats(generation: Any, decoder: Any) -> dict[str, Any]:
         "context_used": len(decoder),
         "seconds": round(generation.elapsed, 3),
     }
+    if generation.waited >= 0.001:  # step mode: time a token waited for a decision (not in tok/s)
+        stats["waited_seconds"] = round(generation.waited, 3)
     if len(generation.settings_changes) > 1:  # settings changed during the reply: keep each step's
         stats["settings_changes"] = [{"from_token": i, "sampling": s} for i, s in generation.settings_changes]
     return stats

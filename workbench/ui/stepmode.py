@@ -35,14 +35,26 @@ class StepModeMixin(AppHost):
         from workbench.engine.stepping import Decision
 
         chooser = self._chooser
+        if chooser is not None and chooser.waiting is None and not chooser.playing and kind != "token":
+            # paused, but the next token is still being computed: the key applies when it is ready
+            chooser.decide(Decision(kind, token_id))
+            self.status.update_info(activity=f"computing… {chooser.queued} choice(s) queued")
+            return True
         if chooser is None or chooser.waiting is None:
-            if self.generating:
+            if chooser is not None and not chooser.playing:
+                self.notify(
+                    "The next token is still being computed: pick a candidate once it shows "
+                    "(Space and g are queued).",
+                    severity="warning",
+                )
+            elif self.generating:
                 self.notify("Not paused: press p (or F7) to pause the reply first.", severity="warning")
             else:
                 self.notify("Nothing to choose: send a message with step mode on (F7).", severity="warning")
             return False
         chooser.decide(Decision(kind, token_id))
-        self.status.update_info(activity="generating")
+        self.status.update_info(activity="computing…")
+        self._show_paused(False)
         return True
 
     def action_step_sample(self) -> None:
@@ -85,6 +97,8 @@ class StepModeMixin(AppHost):
             return
         playing = not chooser.playing
         chooser.set_playing(playing, self.play_delay if self.step_mode else 0.0)
+        if playing:
+            self._show_paused(False)
         self.status.update_info(activity=f"playing, {self.play_delay:g} s a token" if playing else "paused")
 
     def action_play_speed(self, faster: int) -> None:

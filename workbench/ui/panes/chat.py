@@ -94,6 +94,14 @@ class ChatInput(TextArea):
         if not self.read_only:
             self.replace("\n", *self.selection, maintain_selection_offset=False)
 
+    def action_cursor_line_end(self, select: bool = False) -> None:
+        """End: the end of the line; at the end of the text (an empty box), the conversation's
+        end ("↓ more" shows while the user has scrolled away from it)."""
+        if not select and self.cursor_location == self.document.end:
+            self.screen.query_one(ConversationView).action_scroll_to_end()
+        else:
+            super().action_cursor_line_end(select)
+
     def action_edit_last(self) -> None:
         if not self.text:
             self.app.action_edit_last()  # type: ignore[attr-defined]

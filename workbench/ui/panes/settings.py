@@ -14,6 +14,7 @@ happens. The app applies and saves it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -108,18 +109,30 @@ def _as_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-class _SettingValidator(Validator):
-    """Textual validator around a field's parser: the failure text is the SettingsError message."""
+def user_message(message: str, field: _Field) -> str:
+    """A SettingsError message in this pane's words: the labels users see ("Top-p must be..."),
+    not the settings' internal names (``top_p``, used on the command line and in config.toml)."""
+    if message.startswith(field.key + " "):
+        message = field.label + message[len(field.key) :]
+    for other in TEXT_FIELDS.values():
+        if "_" in other.key:  # an internal-looking name elsewhere in the text
+            message = re.sub(rf"(?<![\w-]){re.escape(other.key)}(?![\w-])", other.label, message)
+    return message[:1].upper() + message[1:]
 
-    def __init__(self, parse: Callable[[str], Any]) -> None:
+
+class _SettingValidator(Validator):
+    """Textual validator around a field's parser: the failure text is the SettingsError message,
+    with the pane's labels for the settings it names."""
+
+    def __init__(self, field: _Field) -> None:
         super().__init__()
-        self._parse = parse
+        self._field = field
 
     def validate(self, value: str) -> ValidationResult:
         try:
-            self._parse(value)
+            self._field.parse(value)
         except SettingsError as exc:
-            return self.failure(str(exc), value)
+            return self.failure(user_message(str(exc), self._field), value)
         return self.success()
 
 
@@ -249,7 +262,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
             control = Input(
                 _as_text(values[field.key]),
                 id=widget_id,
-                validators=[_SettingValidator(field.parse)],
+                validators=[_SettingValidator(field)],
                 **kwargs,
             )
             return self._row(field.label, field.help, control)

@@ -285,6 +285,12 @@ class TokenizerPane(Vertical):
         if n:
             line.append(f" \u00b7 {result.chars_per_token:.2f} chars/token")
         line.append(f" \u00b7 specials {'on' if self.add_special_tokens else 'off'} (ctrl+t)", style="dim")
+        if self.add_special_tokens and text:
+            # many chat models' tokenizers add nothing to plain text (SmolLM2's has no BOS):
+            # say so, or the switch seems to do nothing
+            added = n - len(tokenize(self.table, text, add_special_tokens=False).spans)
+            note = f": +{_plural(added, 'special token')}" if added > 0 else ": this tokenizer adds none"
+            line.append(note, style="dim")
         counts.update(line)
         chips.set_spans(result.spans, "Type or paste text above to see its tokens")
 

@@ -7,6 +7,9 @@ token by token.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -84,7 +87,9 @@ class MessageView(Widget):
         self.heatmap = heatmap
         self.branch = branch
         self.cursor: int | None = None
-        self._markdown_shown = False
+        self.paused = False  # step mode: the next token waits for the user
+        self._markdown_state: str | None = None  # None, "pending" (being parsed), "ready"
+        self._markdown_round = 0
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="message-header")
@@ -107,6 +112,8 @@ class MessageView(Widget):
             text.append(f"{position}/{count}", Style(color="cyan", bold=True))
             text.append("›", Style(color="cyan"))
         note = STATUS_NOTES.get(turn.status)
+        if turn.status == "streaming" and self.paused:
+            note = "paused: choose a token"
         if note:
             text.append(f" · {note}", Style(italic=True, color="yellow" if turn.status != "error" else "red"))
         stats = turn.stats
@@ -115,6 +122,12 @@ class MessageView(Widget):
             if stats.get("tokens_per_second"):
                 text.append(f" · {stats['tokens_per_second']:.1f} tok/s", Style(dim=True))
         return text
+
+    def set_paused(self, paused: bool) -> None:
+        if paused != self.paused:
+            self.paused = paused
+            with contextlib.suppress(NoMatches):  # (not composed yet: compose shows it)
+                self.query_one(".message-header", Static).update(self._header())
 
     def _body_text(self) -> Text:
         turn = self.turn
@@ -156,21 +169,50 @@ class MessageView(Widget):
                 stream.clear()
                 stream.append(self.turn.content)
             body.display, stream.display, markdown.display = False, True, False
-            self._markdown_shown = False
+            self._markdown_state = None
         elif self.token_mode:
             body.update(self._body_text())
             body.display, stream.display, markdown.display = True, False, False
-            self._markdown_shown = False
-        else:
-            if not self._markdown_shown:
-                markdown.update(safe_text(self.turn.content) or "_(empty reply)_")
-                self._markdown_shown = True
+            self._markdown_state = None
+        elif self._markdown_state is None:
+            self._render_markdown(body, stream, markdown)
+        elif self._markdown_state == "ready":
             body.display, stream.display, markdown.display = False, False, True
-        if self.turn.status != "streaming" and stream.text:
+        if self.turn.status != "streaming" and stream.text and not stream.display:
             stream.clear()
         note = self.query_one(".error-note", Static)
         note.update(Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else "")
         note.display = bool(self.turn.error)
+
+    def _render_markdown(self, body: Static, stream: StreamingText, markdown: Markdown) -> None:
+        """Render the finished reply as Markdown, showing its plain text until that is done.
+
+        Textual parses Markdown on a thread and mounts its blocks later: swapping at once
+        would leave the reply one header high for a few frames, and the conversation, clamped
+        to that, would stay scrolled up when the blocks arrive (the reply's end off-screen)."""
+        self._markdown_state = "pending"
+        self._markdown_round += 1
+        update = markdown.update(safe_text(self.turn.content) or "_(empty reply)_")
+        if stream.display and stream.text:
+            stream.fit()  # the streamed text stays until the Markdown is in
+        else:
+            body.update(Text(safe_text(self.turn.content)))
+            body.display, stream.display = True, False
+        markdown.display = False
+        self.run_worker(self._show_markdown(update, self._markdown_round), exit_on_error=False)
+
+    async def _show_markdown(self, update: Any, round_: int) -> None:
+        await update
+        if self._markdown_state != "pending" or round_ != self._markdown_round or not self.is_mounted:
+            return  # the view changed meanwhile (heat map, cursor): that rendering wins
+        self._markdown_state = "ready"
+        body = self.query_one(".message-body", Static)
+        stream = self.query_one(".message-stream", StreamingText)
+        markdown = self.query_one(".message-markdown", Markdown)
+        body.display, stream.display, markdown.display = False, False, True
+        stream.clear()
+        if isinstance(self.parent, ConversationView):
+            self.parent.keep_end_in_view()
 
     def append_steps(self, steps: list[TokenStep]) -> None:
         """Streaming: the reply grew (the steps are already on the turn)."""
@@ -263,6 +305,19 @@ class SystemPromptLine(Static):
         return out
 
 
+class MoreBelow(Static):
+    """ "↓ more": the conversation goes on below the window (the user scrolled away from the end)."""
+
+    def __init__(self) -> None:
+        super().__init__("↓ more (End)", id="more-below")
+        self.display = False
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        if isinstance(self.parent, ConversationView):
+            self.parent.action_scroll_to_end()
+
+
 class ConversationView(VerticalScroll, can_focus=True):
     """Focus it to move a cursor over the tokens of the replies."""
 
@@ -287,6 +342,11 @@ class ConversationView(VerticalScroll, can_focus=True):
     ConversationView { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
     ConversationView:focus { border-left: wide $accent; }
     ConversationView .empty-hint { color: $text-muted; padding: 1 2; }
+    ConversationView #more-below {
+        dock: bottom; width: auto; height: 1; padding: 0 1; offset-x: 1;
+        background: $accent; color: $text; text-style: bold;
+    }
+    ConversationView #more-below:hover { background: $accent-lighten-1; }
     """
 
     class TokenSelected(Message):
@@ -302,9 +362,12 @@ class ConversationView(VerticalScroll, can_focus=True):
         self.heatmap = False
         self.titles = ROLE_TITLES
         self._selected: MessageView | None = None
+        self.following = True  # keep the last reply's end in view (off while the user looks above)
+        self._more = MoreBelow()
 
     def compose(self) -> ComposeResult:
         yield HeatLegend(classes="heat-legend")
+        yield self._more
         yield SystemPromptLine()
         yield Static(
             Text("Type a message below and press Enter. Tab here to move a cursor over the reply's tokens."),
@@ -342,13 +405,13 @@ class ConversationView(VerticalScroll, can_focus=True):
             if turn.role != "system":
                 self.mount(MessageView(turn, self.heatmap, branches.get(turn.id, (1, 1)), self.titles))
         self._update_hint()
-        self.scroll_end(animate=False)
+        self.action_scroll_to_end()
 
     def add_turn(self, turn: Turn, branch: tuple[int, int] = (1, 1)) -> MessageView:
         view = MessageView(turn, self.heatmap, branch, self.titles)
         self.mount(view)
         self._update_hint()
-        self.scroll_end(animate=False)
+        self.action_scroll_to_end()
         return view
 
     def follow(self, widget: Widget, rows: int) -> None:
@@ -359,6 +422,64 @@ class ConversationView(VerticalScroll, can_focus=True):
         target = top + rows - self.scrollable_content_region.height
         if target > self.scroll_y:
             self.scroll_to(y=target, animate=False)
+
+    # --- following the end ----------------------------------------------------------
+    # The view follows the last reply's end while the user leaves it there. Scrolling up
+    # (wheel, keys, scrollbar, the token cursor) so that the end leaves the window stops it
+    # and shows "↓ more"; coming back to the end (or clicking "↓ more", or End) resumes it.
+
+    def _end_below(self) -> int:
+        """Rows of the last reply's text below the window (0: its end is in view)."""
+        views = self.query(MessageView)
+        if not views:
+            return 0
+        last = views.last()
+        widget, rows = last.end_row()
+        # offsets inside the scrolled content: independent of the scroll position
+        top = last.virtual_region.y + (widget.region.y - last.region.y)
+        return max(0, top + rows - round(self.scroll_y) - self.scrollable_content_region.height)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._set_following(self._end_below() == 0)
+
+    def _set_following(self, on: bool) -> None:
+        self.following = on
+        self._more.display = not on
+
+    def keep_end_in_view(self) -> None:
+        """The last reply changed height (rendered as Markdown): show its end again, if followed."""
+        if self.following:
+            self.call_after_refresh(self._scroll_to_last_end)
+
+    def focus_on_click(self) -> bool:
+        """A click on "↓ more" scrolls; it does not focus the view (that would put the token
+        cursor on the reply and show it token by token)."""
+        try:
+            widget, _ = self.screen.get_widget_at(*self.app.mouse_position)
+        except Exception:  # noqa: BLE001 - no widget there: the default
+            return True
+        return not isinstance(widget, MoreBelow)
+
+    def action_scroll_to_end(self) -> None:
+        """Back to the end of the conversation, following it again."""
+        self._set_following(True)
+        self._scroll_to_last_end()
+        self.call_after_refresh(self._scroll_to_last_end)  # again once new content is laid out
+
+    def _scroll_to_last_end(self) -> None:
+        """Scroll so that the last reply's last row of text is the window's last row (a
+        streaming reply's reserved blank rows stay below; the last message's margin shows)."""
+        views = self.query(MessageView)
+        if not views or views.last().streaming_plain is False:
+            self.scroll_end(animate=False, immediate=True)
+            return
+        last = views.last()
+        widget, rows = last.end_row()
+        top = last.virtual_region.y + (widget.region.y - last.region.y)
+        target = max(0, top + rows - self.scrollable_content_region.height)
+        self.scroll_to(y=target, animate=False, immediate=True)
 
     def _update_hint(self) -> None:
         self.query_one(".empty-hint").display = not self.query(MessageView)
@@ -451,3 +572,5 @@ class ConversationView(VerticalScroll, can_focus=True):
             return
         view = self._cursor_reply(replies)
         self._select(view, len(view.turn.steps) - 1 if end else 0)
+        if end and view is replies[-1]:
+            self.action_scroll_to_end()  # the last token of the last reply: follow the end again
