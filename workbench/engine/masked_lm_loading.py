@@ -9,12 +9,11 @@ answered with noise.
 
 from __future__ import annotations
 
-import time
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from workbench.engine.errors import ModelLoadError, WorkbenchError
-from workbench.engine.progress import LoadProgress, ProgressCallback, quiet_libraries
+from workbench.engine.errors import ModelLoadError
+from workbench.engine.head_loading import load_head_model, read_architectures
+from workbench.engine.progress import ProgressCallback, quiet_libraries
 from workbench.engine.settings import LoadSettings
 from workbench.engine.sources import ModelSource, resolve_source
 
@@ -33,7 +32,7 @@ def check_masked_lm(source: ModelSource, settings: LoadSettings) -> None:
             f"{source.display_name} is a causal language model: it continues text rather than "
             f"filling in a blank (use chat, generate or probe with it); {NEEDS}"
         )
-    architectures = _architectures(source, settings)
+    architectures = read_architectures(source, settings)
     if any(a.endswith("ForMaskedLM") for a in architectures):
         return
     name = source.display_name
@@ -53,85 +52,15 @@ def check_masked_lm(source: ModelSource, settings: LoadSettings) -> None:
 
 def load_masked_lm(settings: LoadSettings, progress: ProgressCallback | None = None) -> LoadedModel:
     """``AutoModelForMaskedLM.from_pretrained`` on the device and dtype ``load_model`` would choose."""
-    import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    from workbench.engine import loading
-    from workbench.engine.devices import choose_dtype, plan_device
-    from workbench.engine.loading import _first_line, _hub_files_are_local, _pretrained_errors
-
     quiet_libraries()
-    report = progress or (lambda _: None)
     source = resolve_source(settings.model)
     check_masked_lm(source, settings)
-    plan = plan_device(settings.device)
-    choice = choose_dtype(settings.dtype, plan)
-    started = time.perf_counter()
-    common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
-    if source.kind == "hub":
-        common["local_files_only"] = _hub_files_are_local(source, report)
-    try:
-        with warnings.catch_warnings(), _pretrained_errors(source):
-            warnings.simplefilter("ignore")
-            report(LoadProgress("Loading tokenizer"))
-            tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
-            report(LoadProgress("Loading masked-LM weights"))
-            kwargs: dict[str, Any] = dict(common, dtype=choice.dtype, output_loading_info=True)
-            if plan.device_map:
-                kwargs["device_map"] = plan.device_map
-            model, info = AutoModelForMaskedLM.from_pretrained(source.location, **kwargs)
-            if plan.device_map is None:
-                model = model.to(device=plan.device, dtype=choice.dtype)
-    except WorkbenchError:
-        raise
-    except (torch.OutOfMemoryError, MemoryError) as exc:
-        raise ModelLoadError(
-            f"out of memory loading {source.display_name} on {plan.label}: try another dtype or device"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - any library failure becomes one clear line
-        raise ModelLoadError(
-            f"could not load {source.display_name} as a masked language model: {_first_line(exc)}"
-        ) from exc
-    missing = sorted(info.get("missing_keys") or [])
+    loaded, missing = load_head_model(
+        source, settings, "AutoModelForMaskedLM", "masked language model", progress
+    )
     if missing:
         raise ModelLoadError(
             f"{source.display_name} has no trained masked-LM head ({len(missing)} weights missing, "
             f"e.g. {missing[0]}); {NEEDS}"
         )
-    model.eval()
-    loaded = loading.LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        source=source,
-        settings=settings,
-        plan=plan,
-        dtype=choice.dtype,
-        load_seconds=time.perf_counter() - started,
-        dtype_reason=choice.reason,
-    )
-    report(LoadProgress("Recording the model's provenance"))
-    loaded.provenance()
-    report(LoadProgress("Ready", 1, 1))
     return loaded
-
-
-def _architectures(source: ModelSource, settings: LoadSettings) -> list[str]:
-    """The architectures named in the model's ``config.json`` (empty when none are)."""
-    from transformers import AutoConfig
-
-    from workbench.engine.loading import _first_line, _hub_files_are_local, _pretrained_errors
-
-    options: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
-    if source.kind == "hub":
-        options["local_files_only"] = _hub_files_are_local(source, lambda _: None)
-    try:
-        with warnings.catch_warnings(), _pretrained_errors(source):
-            warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(source.location, **options)
-    except WorkbenchError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - an unreadable config is one clear line
-        raise ModelLoadError(
-            f"could not read the config of {source.display_name}: {_first_line(exc)}"
-        ) from exc
-    return [str(a) for a in getattr(config, "architectures", None) or []]
