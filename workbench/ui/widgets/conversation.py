@@ -441,8 +441,14 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if round(old_value) != round(new_value):
-            self._set_following(self._end_below() == 0)
+        if round(old_value) == round(new_value):
+            return
+        if self._end_below() == 0:
+            self._set_following(True)
+        elif new_value < old_value:
+            # only a move up leaves the end: a move down (following a streaming reply, whose
+            # newest row may not be laid out yet) never stops following
+            self._set_following(False)
 
     def _set_following(self, on: bool) -> None:
         self.following = on
