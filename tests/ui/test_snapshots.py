@@ -71,7 +71,12 @@ def test_tokenizer_80x24(snap_compare):
         app = pilot.app
         await start_with_model(app, pilot, tiny_loaded())
         await pilot.press("f3")
-        app.query_one("#tok-input").load_text("good morning, i am good")
+        # F3 hands the focus to the text box after a refresh: wait for it, or the picture
+        # depends on whether the box drew its cursor yet
+        await wait_until(pilot, lambda: app.focused is app.query_one("#tok-input"), what="focus")
+        box = app.query_one("#tok-input")
+        box.load_text("good morning, i am good")
+        box.move_cursor(box.document.end)  # where typing leaves it
         await wait_until(
             pilot, lambda: "6 tokens" in str(app.query_one("#tok-counts").content), what="tokens"
         )
