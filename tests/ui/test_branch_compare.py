@@ -138,6 +138,22 @@ async def test_the_comparison_side_by_side_from_100_columns_and_enter_shows_the_
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.conversation.leaf == original.id, what="the right branch shown")
         assert app.conversation_view.selected[1].index == FORK
+        # a third branch, from the original's token FORK + 3: ] and [ cycle the right side
+        await pilot.press(*["right"] * 3, "2")
+        await wait_until(
+            pilot, lambda: not app.generating and app.conversation.last("assistant") is not original
+        )
+        third = app.conversation.last("assistant")
+        assert app.conversation_view.view_for(third.id).forks == {FORK: [2], FORK + 3: [1]}
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen), what="comparison")
+        screen = app.screen
+        assert (screen.comparison.left, screen.comparison.right) == (third, branch)
+        await pilot.press("right_square_bracket")
+        assert screen.comparison.right is original and screen.comparison.fork == FORK + 3
+        assert "they part at token 7" in str(screen.query_one("#cmp-title").render())
+        await pilot.press("right_square_bracket")
+        assert screen.comparison.right is branch and screen.comparison.fork == FORK
 
 
 async def test_a_search_hit_in_another_branch_opens_that_branch_at_the_match():

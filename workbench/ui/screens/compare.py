@@ -70,16 +70,16 @@ def format_q(q: float) -> str:
     return format_probability(q) if q > 0 else "✗ cut".rjust(6)
 
 
-def took_line(conversation: Conversation, side: Turn, step: TokenStep | None, style: Style) -> Text:
-    """ "‹2/3› took #4 ␣foo  p 3.12%  q 5.00%  (picked)": one branch's token at the fork."""
-    text = Text(branch_tag(conversation, side), style)
+def took_line(step: TokenStep | None, style: Style) -> Text:
+    """ "took #4 ␣foo  p 3.12%  q 5.00%  (picked)": one branch's token at the fork."""
+    text = Text()
     if step is None:
-        text.append(" ends before the fork")
+        text.append("ends before the fork", style)
         return text
     how = {"user": "picked", "greedy": "greedy", "sample": "sampled"}.get(step.chosen_by, step.chosen_by)
-    text.append(f" took #{step.rank} ")
-    text.append(safe_line(step.label), Style(bold=True))
-    text.append(f"  p {format_probability(step.p).strip()}  q {format_q(step.q).strip()}  ({how})")
+    text.append(f"took #{step.rank} ", style)
+    text.append(safe_line(step.label), style + Style(underline=True))
+    text.append(f"  p {format_probability(step.p).strip()}  q {format_q(step.q).strip()}  ({how})", style)
     return text
 
 
@@ -199,7 +199,7 @@ class CompareScreen(Screen[int | None]):
         if comparison.fork is None:
             return Text(safe_text(side.content) or "(empty)")
         style = LEFT_STYLE if side is comparison.left else RIGHT_STYLE
-        head = took_line(self.conversation, side, comparison.fork_step(side), style)
+        head = took_line(comparison.fork_step(side), style)
         steps = comparison.continuation(side)
         if not steps:
             return head
