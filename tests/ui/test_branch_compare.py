@@ -185,3 +185,25 @@ async def test_a_search_hit_in_another_branch_opens_that_branch_at_the_match():
         start = sum(len(s.text) for s in turn.steps[: step.index])
         at = turn.content.lower().find(word.lower())
         assert start <= at < start + max(1, len(step.text)), (start, at, step)
+
+
+def test_a_branch_token_outside_the_recorded_candidates_gets_its_own_row():
+    """A token typed with t (not among the top-k) is listed from its own step: rank, p, q."""
+    from tests.unit.test_branches import steps
+    from workbench.branches import compare
+    from workbench.conversation import Conversation
+    from workbench.engine.steps import Candidate, TokenStep
+    from workbench.ui.screens.compare import fork_rows
+
+    conversation = Conversation()
+    user = conversation.add("user", "hi")
+    shared = steps([1, 2])
+    candidates = tuple(Candidate(10 + i, f"c{i}", 0.5 / (i + 1), 0.4 / (i + 1)) for i in range(8))
+    took = TokenStep(2, 10, "c0", "c0", candidates[0].p, candidates[0].q, 1, 1.0, candidates, "sample")
+    typed = TokenStep(2, 999, "typed", "typed", 1e-5, 0.0, 4321, 1.0, candidates, "user")
+    a = conversation.add("assistant", "", parent=user.id, steps=[*shared, took])
+    b = conversation.add("assistant", "", parent=user.id, steps=[*shared, typed])
+    rows = fork_rows(compare(a, b), limit=3)
+    assert [row[0] for row in rows] == ["1", "2", "3", "4321"]
+    assert rows[0][2:] == (format_probability(candidates[0].p), format_probability(candidates[0].q), [a])
+    assert rows[-1][1:] == ("typed", "<0.01%", "✗ cut".rjust(6), [b])
