@@ -102,3 +102,25 @@ def test_help_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app_for_snapshot(), terminal_size=(80, 24), run_before=run_before)
+
+
+async def branch_comparison(pilot) -> None:
+    """A reply, a branch from its token 4 with candidate 4, then the comparison screen (c)."""
+    app = pilot.app
+    await chat_with_reply(pilot)
+    original = app.conversation.last("assistant")
+    app.conversation_view.focus()
+    await pilot.press("home", "right", "right", "right", "4")
+    await wait_until(pilot, lambda: not app.generating and app.conversation.last("assistant") is not original)
+    await pilot.press("c")
+    await wait_until(pilot, lambda: type(app.screen).__name__ == "CompareScreen", what="comparison")
+    freeze(app)
+    await pilot.pause()
+
+
+def test_branch_comparison_80x24(snap_compare):
+    assert snap_compare(app_for_snapshot(), terminal_size=(80, 24), run_before=branch_comparison)
+
+
+def test_branch_comparison_100x30(snap_compare):
+    assert snap_compare(app_for_snapshot(), terminal_size=(100, 30), run_before=branch_comparison)

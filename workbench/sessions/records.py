@@ -41,7 +41,8 @@ class SessionRecord:
 @dataclass(frozen=True, slots=True)
 class SessionSummary:
     """A row of the sessions list. ``snippet`` is set when the list was searched: plain text,
-    with ``snippet_spans`` giving the (start, end) of each matching word in it."""
+    with ``snippet_spans`` giving the (start, end) of each matching word in it, and
+    ``hit_id`` the message it comes from (which can lie on a branch not shown)."""
 
     id: int
     title: str
@@ -51,6 +52,7 @@ class SessionSummary:
     message_count: int
     snippet: str | None = None
     snippet_spans: tuple[tuple[int, int], ...] = ()
+    hit_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,7 +298,7 @@ class SessionStore(ReplyWriter):
             out = []
             for r in rows:
                 text, spans = split_snippet(snippets[r[6]]) if r[6] in snippets else (None, ())
-                out.append(SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], text, spans))
+                out.append(SessionSummary(r[0], r[1], r[2], r[3], r[4], r[5], text, spans, r[6]))
             return out
 
         return self._read(action)

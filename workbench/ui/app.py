@@ -33,6 +33,7 @@ from workbench.engine import gcpolicy
 from workbench.engine.settings import LoadSettings
 from workbench.safetext import safe_line, safe_text
 from workbench.ui import switching
+from workbench.ui.branch_view import BranchViewMixin
 from workbench.ui.chatting import ChatMixin
 from workbench.ui.messages import (
     GenerationEnded,
@@ -85,7 +86,7 @@ LATE_MESSAGES = (
 )
 
 
-class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, App[int]):
+class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
     BINDINGS = [
@@ -411,8 +412,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         turn = message.turn
         if turn is None or self.conversation.turns.get(turn.id) is not turn:
             return  # sent by a view of the chat left behind (another session opened since)
-        total = len(turn.steps)
-        self.chart.show_step(message.step, f"Token {message.step.index + 1}/{total} of the reply")
+        caption = f"Token {message.step.index + 1}/{len(turn.steps)} of the reply"
+        fork = self.fork_caption(turn, message.step.index)  # "fork: branch 2/3" where siblings part
+        self.chart.show_step(message.step, f"{caption} · {fork}" if fork else caption)
 
     # --- settings -------------------------------------------------------------------
 
@@ -488,6 +490,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 existing.refresh_body()
         else:
             view.show_turns(turns, branches)
+        self._mark_forks()
         self._update_prompt_view()
 
     def _update_prompt_view(self) -> None:

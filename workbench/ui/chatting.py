@@ -307,6 +307,7 @@ class ChatMixin(AppHost):
         view = self.conversation_view.view_for(turn.id)
         if view is not None:
             view.refresh_body()  # as Markdown: the view follows its end once rendered
+            self._mark_forks()  # a new branch: where it parts from its siblings
             self.conversation_view.keep_end_in_view()
         if turn.steps and self.conversation_view.selected[1] is None:
             n = len(turn.steps)
@@ -439,9 +440,7 @@ class ChatMixin(AppHost):
         for shown in self.conversation.path():
             self.sync.load_steps(shown)
         self._show_conversation()
-        new_turn = self.conversation.turns[target]
-        if self.conversation_view.has_focus and new_turn.is_reply and new_turn.steps:
-            index = min(cursor.index if cursor else 0, len(new_turn.steps) - 1)
-            self.conversation_view.select_turn(new_turn.id, index)
+        # the cursor and the chart stay at the token where the two branches part
+        self._cursor_after_switch(turn, self.conversation.turns[target], cursor.index if cursor else None)
         position, count = self.conversation.sibling_position(target)
         self.status.update_info(activity=f"branch {position}/{count}")

@@ -56,6 +56,11 @@ def palette_commands(app: WorkbenchApp) -> list[Command]:
             lambda: app.action_sibling(1),
         ),
         (
+            "Compare branches",
+            "The selected reply beside a sibling branch, from the token where they part (c)",
+            app.action_compare_branches,
+        ),
+        (
             "Edit selected message",
             "Edit the message the selected reply answers: a new branch (e)",
             app.action_edit_selected,

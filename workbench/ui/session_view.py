@@ -36,9 +36,14 @@ class SessionViewMixin(AppHost):
                         severity="warning",
                     )
                     return
-                self.resume_session(session_id)
+                if not self.resume_session(session_id):
+                    return
             elif current_deleted:
                 self.action_new_chat()
+                return
+            if session_id is not None and screen.opened_hit is not None:
+                # a search hit: show its branch (maybe not the saved one), the cursor on the match
+                self.open_search_hit(screen.opened_hit, screen.search)
 
         self.push_screen(screen, opened)
 

@@ -299,6 +299,7 @@ class SessionsScreen(Screen[int | None]):
         self.current_session_id = current_session_id
         self.search = ""
         self.deleted_ids: list[int] = []  # for the app: was the session it shows deleted?
+        self.opened_hit: int | None = None  # for the app: the message a search hit opened
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -399,6 +400,7 @@ class SessionsScreen(Screen[int | None]):
     def action_open(self) -> None:
         summary = self.session_list.summary
         if summary is not None:
+            self.opened_hit = summary.hit_id if self.search else None
             self.dismiss(summary.id)
 
     def action_close(self) -> None:

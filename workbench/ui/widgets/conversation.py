@@ -87,6 +87,7 @@ class MessageView(Widget):
         self.heatmap = heatmap
         self.branch = branch
         self.cursor: int | None = None
+        self.forks: dict[int, list[int]] = {}  # token index -> sibling branches parting there
         self.paused = False  # step mode: the next token waits for the user
         self._markdown_state: str | None = None  # None, "pending" (being parsed), "ready"
         self._markdown_round = 0
@@ -111,6 +112,9 @@ class MessageView(Widget):
             text.append(" ‹", Style(color="cyan"))
             text.append(f"{position}/{count}", Style(color="cyan", bold=True))
             text.append("›", Style(color="cyan"))
+        if self.forks:
+            where = ", ".join(str(index + 1) for index in sorted(self.forks))
+            text.append(f" ⑂ token {where}", Style(color="cyan"))
         note = STATUS_NOTES.get(turn.status)
         if turn.status == "streaming" and self.paused:
             note = "paused: choose a token"
@@ -122,6 +126,13 @@ class MessageView(Widget):
             if stats.get("tokens_per_second"):
                 text.append(f" · {stats['tokens_per_second']:.1f} tok/s", Style(dim=True))
         return text
+
+    def set_forks(self, forks: dict[int, list[int]]) -> None:
+        """Mark the tokens where sibling branches part from this reply (underlined, and in
+        the header)."""
+        if forks != self.forks:
+            self.forks = forks
+            self.refresh_body()
 
     def set_paused(self, paused: bool) -> None:
         if paused != self.paused:
@@ -142,6 +153,7 @@ class MessageView(Widget):
                 self.cursor,
                 show_hidden=self.cursor is not None,
                 palette=heat_palette(self),
+                marks=frozenset(self.forks),
             )
         return Text(safe_text(turn.content))
 
@@ -331,6 +343,7 @@ class ConversationView(VerticalScroll, can_focus=True):
         Binding("left_square_bracket", "app.sibling(-1)", "Prev branch"),
         Binding("right_square_bracket", "app.sibling(1)", "Next branch"),
         Binding("e", "app.edit_selected", "Edit message"),
+        Binding("c", "app.compare_branches", "Compare branches"),
         Binding("s", "toggle_system", "System prompt", show=False),
         *[
             Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)

@@ -33,6 +33,7 @@ _DEFAULTS = {
 MIN_TEXT_CONTRAST = 4.5  # WCAG 2 AA for normal text
 LEGEND_STOPS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
+FORK_STYLE = Style(underline=True, bold=True)  # where sibling branches part (a style: offsets stay)
 KIND_STYLES = {"special": Style(color="magenta", bold=True), "bytes": Style(color="yellow"), "text": Style()}
 
 
@@ -124,8 +125,9 @@ def render_steps(
     cursor: int | None = None,
     show_hidden: bool = False,
     palette: HeatPalette = DEFAULT_PALETTE,
+    marks: frozenset[int] = frozenset(),
 ) -> Text:
-    """The reply as text, one span per token.
+    """The reply as text, one span per token; tokens in ``marks`` (forks) are underlined.
 
     ``show_hidden`` (token-cursor mode) gives tokens with no text of their own (a byte that
     starts a character, the end-of-turn token) a visible stand-in so the cursor can rest on
@@ -141,6 +143,8 @@ def render_steps(
                 style += Style(dim=True)
         if heatmap:
             style += palette.style(step.p)
+        if index in marks:
+            style += FORK_STYLE
         if index == cursor:
             style += Style(reverse=True, bold=True, underline=True)
         text.append(piece, style)
