@@ -124,3 +124,111 @@ def test_branch_comparison_80x24(snap_compare):
 
 def test_branch_comparison_100x30(snap_compare):
     assert snap_compare(app_for_snapshot(), terminal_size=(100, 30), run_before=branch_comparison)
+
+
+# --- issue 11's pictures: each at 80x24 and 100x30 -------------------------------------------
+
+SIZES = [(80, 24), (100, 30)]
+
+
+class HeldSampler:
+    """Holds the engine after ``after`` tokens (the real greedy choice is kept), so a picture
+    can be taken mid-reply; it lets go when the app exits."""
+
+    def __init__(self, after: int) -> None:
+        import threading
+
+        self.after = after
+        self.produced = 0
+        self.held = threading.Event()
+        self.app: WorkbenchApp | None = None
+
+    def wrap(self, choose):  # type: ignore[no-untyped-def]
+        def held_choose(sampler, q):  # type: ignore[no-untyped-def]
+            if self.produced == self.after:
+                self.held.set()
+                while self.app is not None and not self.app._exit:
+                    self.held.wait(0.05)
+            self.produced += 1
+            return choose(sampler, q)
+
+        return held_choose
+
+
+@pytest.fixture
+def held_sampler(monkeypatch: pytest.MonkeyPatch) -> HeldSampler:
+    from workbench.engine import sampling
+
+    held = HeldSampler(after=8)
+    monkeypatch.setattr(sampling.Sampler, "choose", held.wrap(sampling.Sampler.choose))
+    return held
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_chart_while_streaming(snap_compare, held_sampler, size):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        held_sampler.app = app
+        await start_with_model(app, pilot, tiny_loaded())
+        app.chat_input.value = "What is a token?"
+        await pilot.press("enter")
+        await wait_until(pilot, held_sampler.held.is_set, what="the engine to hold")
+        await wait_until(pilot, lambda: app.reply is not None and len(app.reply.turn.steps) == 8)
+        freeze(app)
+        await pilot.pause()
+
+    app = WorkbenchApp(greedy_config(max_new_tokens=40), autoload=False, save_settings=False)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_chart_paused_in_step_mode(snap_compare, size):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await start_with_model(app, pilot, tiny_loaded())
+        await pilot.press("f7")
+        app.chat_input.value = "What is a token?"
+        await pilot.press("enter")
+        for count in range(4):
+            await wait_until(
+                pilot,
+                lambda n=count: (
+                    app._chooser is not None
+                    and app._chooser.waiting is not None
+                    and app.reply is not None
+                    and len(app.reply.turn.steps) == n
+                    and not app.reply.pending
+                ),
+                what=f"pause after {count} tokens",
+            )
+            if count < 3:
+                await pilot.press("space")
+        freeze(app)
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_finished_long_reply_ends_in_view(snap_compare, size):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await start_with_model(app, pilot, tiny_loaded())
+        await send(app, pilot, "Tell me a long story")
+        await pilot.pause()
+        freeze(app)
+        await pilot.pause()
+
+    app = WorkbenchApp(greedy_config(max_new_tokens=160), autoload=False, save_settings=False)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_heat_map_with_its_legend(snap_compare, size):
+    async def run_before(pilot) -> None:
+        await chat_with_reply(pilot)
+        await pilot.press("f6")
+        freeze(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), terminal_size=size, run_before=run_before)
