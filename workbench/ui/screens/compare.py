@@ -149,7 +149,7 @@ class CompareScreen(Screen[int | None]):
         title.append(" and ")
         title.append(branch_tag(self.conversation, right), RIGHT_STYLE)
         if fork is not None:
-            title.append(f" · ⑂ they part at token {fork + 1}")
+            title.append(f" · they part at token {fork + 1}")
         elif left.steps and right.steps:
             title.append(" · the same tokens")
         self.query_one("#cmp-title", Static).update(title)

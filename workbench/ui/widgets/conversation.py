@@ -114,7 +114,7 @@ class MessageView(Widget):
             text.append("›", Style(color="cyan"))
         if self.forks:
             where = ", ".join(str(index + 1) for index in sorted(self.forks))
-            text.append(f" ⑂ token {where}", Style(color="cyan"))
+            text.append(f" · fork at token {where}", Style(color="cyan"))
         note = STATUS_NOTES.get(turn.status)
         if turn.status == "streaming" and self.paused:
             note = "paused: choose a token"
