@@ -52,7 +52,7 @@ def test_chat_stop_tokens_and_tabs_in_a_real_terminal(greedy_config_file, tmp_pa
         app.keys("Tab")
         # Textual hands a key to the widget focused when the key is read: a Left read before the
         # message box has handled Tab goes to the box, so wait for the conversation's key bar
-        app.wait_for("Prev branch", timeout=20, what="the conversation to take focus")
+        app.wait_for("[ ] branches", timeout=20, what="the conversation to take focus")
         app.keys("Left")
         app.wait_for(f"Token {total - 1}/{total}", timeout=20, what="the cursor one token back")
         # the tokenizer inspector: the ids of "good morning"
