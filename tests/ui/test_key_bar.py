@@ -138,3 +138,21 @@ async def test_keys_typed_right_after_f4_go_to_the_settings_field_not_the_messag
             app.post_message(events.Key(key, key if len(key) == 1 else None))
         await wait_until(pilot, lambda: app.chat_input.value == "xy", what="'xy' in the message box")
         assert model.value == "abc"
+
+
+async def test_keys_typed_right_after_tab_in_settings_go_to_the_next_field():
+    """Tab and the digits queued together, as when typed fast: before the fix Tab went to the
+    field first and up to the app's binding, and the digits read meanwhile stayed behind."""
+    from textual.widgets import Input
+
+    app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        top_k, top_p = app.query_one("#set-top-k", Input), app.query_one("#set-top-p", Input)
+        top_k.focus()
+        await wait_until(pilot, lambda: top_k.has_focus, what="top-k focus")
+        await pilot.pause()
+        for key, char in (("tab", None), ("0", "0"), ("full_stop", "."), ("5", "5")):
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: top_p.value == "0.5", what="'0.5' in the top-p field")
+        assert top_k.value == "40"

@@ -97,3 +97,12 @@ def test_help_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app_for_snapshot(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_100x30(snap_compare):
+    async def run_before(pilot) -> None:
+        freeze(pilot.app)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), terminal_size=(100, 30), run_before=run_before)
