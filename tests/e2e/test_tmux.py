@@ -124,3 +124,18 @@ def test_no_escape_sequence_from_the_model_reaches_the_terminal(greedy_config_fi
         assert "PWNED" not in title
     finally:
         app.close()
+
+
+def test_keys_typed_while_the_app_starts_reach_the_message_box(greedy_config_file):
+    """Typed at once, before the first frame: the terminal hands the keys over when the app
+    enters raw mode, before anything has the focus; they used to be dropped."""
+    app = TmuxApp([])
+    try:
+        app.type("typed at once")
+        app.wait_for(
+            lambda s: "typed at once" in s and "Enter send" in s,  # the key bar: the app's own screen
+            timeout=60,
+            what="the early keys in the message box",
+        )
+    finally:
+        app.close()
