@@ -41,10 +41,10 @@ HINTS: dict[str, list[Hint]] = {
         ("+/-", "speed"),
     ],
     "chart": [
+        ("F7", "step mode"),
         ("p", "play/pause"),
         ("+/-", "speed"),
-        ("F7", "step mode"),
-        ("Tab", "next"),
+        ("F6", "heat map"),
     ],
     "settings": [
         ("Tab", "next field"),
