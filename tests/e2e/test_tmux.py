@@ -52,7 +52,7 @@ def test_chat_stop_tokens_and_tabs_in_a_real_terminal(greedy_config_file, tmp_pa
         app.keys("Tab")
         # Textual hands a key to the widget focused when the key is read: a Left read before the
         # message box has handled Tab goes to the box, so wait for the conversation's key bar
-        app.wait_for("Prev branch", timeout=20, what="the conversation to take focus")
+        app.wait_for("[ ] branches", timeout=20, what="the conversation to take focus")
         app.keys("Left")
         app.wait_for(f"Token {total - 1}/{total}", timeout=20, what="the cursor one token back")
         # the tokenizer inspector: the ids of "good morning"
@@ -122,5 +122,20 @@ def test_no_escape_sequence_from_the_model_reaches_the_terminal(greedy_config_fi
             ["tmux", "display-message", "-p", "-t", app.name, "#{pane_title}"], capture_output=True, text=True
         ).stdout
         assert "PWNED" not in title
+    finally:
+        app.close()
+
+
+def test_keys_typed_while_the_app_starts_reach_the_message_box(greedy_config_file):
+    """Typed at once, before the first frame: the terminal hands the keys over when the app
+    enters raw mode, before anything has the focus; they used to be dropped."""
+    app = TmuxApp([])
+    try:
+        app.type("typed at once")
+        app.wait_for(
+            lambda s: "typed at once" in s and "Enter send" in s,  # the key bar: the app's own screen
+            timeout=60,
+            what="the early keys in the message box",
+        )
     finally:
         app.close()

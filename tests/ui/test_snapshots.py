@@ -232,3 +232,12 @@ def test_heat_map_with_its_legend(snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(app_for_snapshot(), terminal_size=size, run_before=run_before)
+
+
+def test_help_100x30(snap_compare):
+    async def run_before(pilot) -> None:
+        freeze(pilot.app)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), terminal_size=(100, 30), run_before=run_before)

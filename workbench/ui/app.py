@@ -20,11 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from workbench import paths
 from workbench.config import Config, save_config
@@ -58,7 +59,9 @@ from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
 from workbench.ui.widgets.chart import CandidatesChart
 from workbench.ui.widgets.conversation import ConversationView
+from workbench.ui.widgets.key_bar import KeyBar
 from workbench.ui.widgets.status import StatusLine
+from workbench.ui.widgets.tab_link import TabLink
 
 if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
@@ -89,6 +92,8 @@ LATE_MESSAGES = (
 class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
+    # Below 72 columns the tabs leave no room for "F5 Sessions" on their row (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (72, "-roomy-tabs")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),
@@ -99,11 +104,13 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         Binding("f6", "toggle_heatmap", "Heat map"),
         Binding("f7", "toggle_step_mode", "Step mode"),
         Binding("f8", "toggle_completion_mode", "Chat/Text"),
-        Binding("f2", "show_tab('chat')", "Chat", show=False),
-        Binding("f3", "show_tab('tokenizer')", "Tokens", show=False),
-        Binding("f4", "show_tab('settings')", "Settings", show=False),
-        Binding("f9", "show_tab('classify')", "Classify", show=False),
-        Binding("f10", "show_tab('fill')", "Fill", show=False),
+        # Priority: switched as the key is read, so the keys typed after it are held for the
+        # new tab's field (see action_show_tab), not handed to the old one meanwhile.
+        Binding("f2", "show_tab('chat')", "Chat", show=False, priority=True),
+        Binding("f3", "show_tab('tokenizer')", "Tokens", show=False, priority=True),
+        Binding("f4", "show_tab('settings')", "Settings", show=False, priority=True),
+        Binding("f9", "show_tab('classify')", "Classify", show=False, priority=True),
+        Binding("f10", "show_tab('fill')", "Fill", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -141,6 +148,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self.play_delay = 0.5
         self.completion_mode = False
         self._prompt_view_stale = True
+        # Keys held while nothing should take them: typed while the app starts (until the
+        # message box has the focus) or just after a tab key (until the tab's field has it).
+        self._held_keys: list[events.Key] | None = []
 
     # --- layout -----------------------------------------------------------------------
 
@@ -156,8 +166,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 yield ClassifyPane(id="classify-pane")
             with TabPane("F10 Fill", id="fill"):
                 yield FillPane(id="fill-pane")
+        yield TabLink("F5", "Sessions", "app.sessions", id="sessions-link")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyBar(id="key-bar")
 
     def on_mount(self) -> None:
         self._switch_interval_before = switching.favour_ui_thread()
@@ -166,6 +177,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self._chart = self.query_one("#chart", CandidatesChart)
         self._conversation_view = self.query_one("#conversation", ConversationView)
         self._status = self.query_one("#status", StatusLine)
+        self._key_bar = self.query_one("#key-bar", KeyBar)
         self._chat_input = self.query_one("#chat-input", ChatInput)
         self._tabs = self.query_one("#tabs", TabbedContent)
         self._settings_pane = self.query_one(SettingsPane)
@@ -188,8 +200,32 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         if self.resume:
             self.resume_session(self.resume)
         self.chat_input.focus()
+        self.call_after_refresh(self._replay_held_keys)
         # Torch is imported by the load worker, which starts only once the first frame is drawn.
         self.call_after_refresh(self._first_frame)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys typed before the first frame reach the app before anything has the focus (the
+        # terminal hands over what was typed as soon as it is in raw mode): they would go to the
+        # screen and be lost. Keys typed right after F4 would go to the field losing the focus.
+        # Hold them and replay them once the right widget has the focus.
+        if self._held_keys is not None and isinstance(event, events.Key) and not event.is_forwarded:
+            self._held_keys.append(event)
+            return
+        await super().on_event(event)
+
+    async def _replay_held_keys(self) -> None:
+        keys, self._held_keys = self._held_keys or [], None
+        # In order: this runs on the app's queue, so no newer key is handled meanwhile.
+        for index, key in enumerate(keys):
+            held = self._holding()
+            if held is not None:  # that key switched tabs: hold the rest again
+                held.extend(keys[index:])
+                return
+            await super().on_event(key)
+
+    def _holding(self) -> list[events.Key] | None:
+        return self._held_keys
 
     async def action_quit(self) -> None:
         await self.end_session("quit", 0)
@@ -349,12 +385,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         # neighbour there, and TabbedContent re-activates the pane of whatever gets focus.
         self.set_focus(None)
         tabs.active = tab
+        if self._held_keys is None:
+            self._held_keys = []  # typed from now on: for the new tab's field
         self.call_after_refresh(self._focus_first_in, tab)
 
-    def _focus_first_in(self, tab: str) -> None:
-        if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
-            self.chart.focus()  # a paused token: the chart holds the keys to choose it
-            return
+    async def _focus_first_in(self, tab: str) -> None:
         preferred = {
             "chat": "#chat-input",
             "tokenizer": "#tok-input",
@@ -362,8 +397,12 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             "classify": "#cls-text",
             "fill": "#fill-text",
         }
-        with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
-            self.query_one(preferred[tab]).focus()
+        if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
+            self.set_focus(self.chart)  # a paused token: the chart holds the keys to choose it
+        else:
+            with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
+                self.set_focus(self.query_one(preferred[tab]))
+        await self._replay_held_keys()
 
     def _tokenizer_action(self, name: str) -> None:
         self.action_show_tab("tokenizer")

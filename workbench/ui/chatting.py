@@ -162,6 +162,7 @@ class ChatMixin(AppHost):
             play_delay=self.play_delay,
         )
         self.reply = reply
+        self._key_bar.refresh()  # Esc stop
         gcpolicy.hold_full_passes()  # a full GC pass would freeze the stream; run one when idle
         # no repaints for a blinking cursor while the reply streams
         self.chat_input.cursor_blink = False
@@ -242,6 +243,7 @@ class ChatMixin(AppHost):
         view = self.conversation_view.view_for(reply.turn.id) if reply is not None else None
         if view is not None:
             view.set_paused(paused)
+        self._key_bar.refresh()  # the chart's keys differ while a token waits
 
     def _show_waiting(self, dist: Any) -> None:
         index = len(self.reply.turn.steps) + 1 if self.reply else 0
@@ -295,6 +297,7 @@ class ChatMixin(AppHost):
         turn, result = reply.turn, reply.result
         if self.reply is reply:
             self.reply = None
+            self._key_bar.refresh()
             self.set_timer(IDLE_GC_AFTER_S, self._collect_when_idle)
             self._flush_timer.pause()
             self.chat_input.cursor_blink = True

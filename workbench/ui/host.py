@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from workbench.ui.reply import DecoderSlot, Reply
     from workbench.ui.widgets.chart import CandidatesChart
     from workbench.ui.widgets.conversation import ConversationView
+    from workbench.ui.widgets.key_bar import KeyBar
     from workbench.ui.widgets.status import StatusLine
 
     class AppHost(App[int]):
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         _ending: bool
         _settings_pane: SettingsPane
         _tokenizer_pane: TokenizerPane
+        _key_bar: KeyBar
 
         @property
         def chart(self) -> CandidatesChart: ...

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -141,6 +142,14 @@ class SettingsPane(VerticalScroll, can_focus=False):
 
     # Width at which the sections go side by side (two columns of about 75 cells).
     WIDE = 150
+
+    # Priority: the focus moves as Tab is read, so what is typed right after it goes into the
+    # next field. Without it Textual hands Tab to the field, which passes it up to the app's
+    # binding, and the keys read meanwhile went into the field being left.
+    BINDINGS = [
+        Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
+    ]
 
     DEFAULT_CSS = """
     SettingsPane {
@@ -354,6 +363,12 @@ class SettingsPane(VerticalScroll, can_focus=False):
         # without posting; the app already knows and persists its own theme changes.
         self._ui = replace(self._ui, theme=theme.name)
         self.refresh_themes()
+
+    def action_move_focus(self, direction: int) -> None:
+        if direction > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     # --- events -----------------------------------------------------------------------
 

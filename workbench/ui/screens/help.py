@@ -1,41 +1,167 @@
-"""F1: every key, grouped by where it works, built from the bindings themselves."""
+"""F1: a short guide to what the screen shows (p, q, step mode, branches, the heat map), then
+the keys of each place with the names printed on the keyboard.
+
+Written by hand rather than dumped from the bindings: a binding's key name
+("left_square_bracket") and its scroll keys say little; tests/ui/test_key_guide.py checks that
+every key the app binds with a description is still named here.
+"""
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Static
 
-EXTRA = [
+GUIDE: list[tuple[str, str]] = [
     (
-        "Everywhere",
-        [("ctrl+p", "Command palette: every action by name"), ("tab / shift+tab", "Move between widgets")],
+        "p and q",
+        "p is the model's probability for a token: softmax of its logits, before any sampling "
+        "setting. q is the sampling probability: the same logits after repetition penalty, "
+        "temperature, top-k, top-p and min-p, renormalised; the next token is drawn from q, and "
+        "q is 0 for a token those settings cut. The chart's bars show p, scaled to the top "
+        "candidate.",
     ),
-    ("Chat", [("enter", "Send the message"), ("tab", "Focus the conversation to move a token cursor")]),
+    (
+        "Step mode (F7)",
+        "Each token waits for you, and the chart shows its candidates: Space samples one from q, "
+        "g takes the most likely, 1-9 picks that candidate, t types any token (text or #id). "
+        "p plays the reply a token at a time (+ and - change the speed) and pauses it again. "
+        "A setting changed while a token waits re-weights that token.",
+    ),
+    (
+        "Branches",
+        "Tab from the message box puts a cursor on the reply's tokens (← →). There, 1-9 continues "
+        "the reply from that token with candidate 1-9 instead: a new branch. [ and ] switch "
+        "between the branches of a reply, e edits the message it answers, Ctrl+R asks again; "
+        "the header says which branch of how many you see.",
+    ),
+    (
+        "Heat map (F6)",
+        "Colours each token of a reply by its p: the legend at the top of the conversation says which "
+        "colour is which. Low p marks where the model was unsure, or where sampling took an "
+        "unlikely token.",
+    ),
 ]
 
-# A section's title stays within the key column; what it is about goes beside it.
-SECTION_NOTES = {
-    "Conversation": "when the conversation has focus",
-    "Classify tab (F9)": "label probabilities for a text (a classifier, or zero-shot)",
-    "Fill tab (F10)": "the top-k candidates for each [MASK] (a masked LM)",
-}
+KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (
+        "Everywhere",
+        "",
+        [
+            ("F1", "this guide"),
+            ("F2 F3 F4", "chat, tokenizer, settings tabs"),
+            ("F9 F10", "classify, fill tabs (for classifiers and masked models)"),
+            ("F5", "sessions: open, search, rename, delete saved chats"),
+            ("F6", "heat map on/off"),
+            ("F7", "step mode on/off"),
+            ("F8", "chat or text completion (no chat template)"),
+            ("Esc", "stop the reply"),
+            ("Ctrl+R", "regenerate the selected (or last) reply"),
+            ("Ctrl+N", "new chat"),
+            ("Ctrl+Y", "copy the selected (or last) reply"),
+            ("Ctrl+P", "command palette: every action by name"),
+            ("Ctrl+Q", "quit"),
+        ],
+    ),
+    (
+        "Message box",
+        "",
+        [
+            ("Enter", "send"),
+            ("Ctrl+J", "new line (also Shift+Enter, Alt+Enter where the terminal tells them apart)"),
+            ("↑", "in an empty box: edit your last message"),
+            ("Tab", "to the reply's tokens (to the chart while a token waits)"),
+            ("End", "in an empty box: back to the end of the conversation"),
+        ],
+    ),
+    (
+        "Conversation",
+        "after Tab from the message box",
+        [
+            ("← →", "previous, next token: the chart shows its candidates"),
+            ("↑ ↓", "previous, next reply"),
+            ("Home End", "first, last token"),
+            ("1-9", "branch: continue with candidate 1-9 at this token"),
+            ("[ ]", "previous, next branch"),
+            ("e", "edit the message this reply answers"),
+            ("s", "show the system prompt"),
+        ],
+    ),
+    (
+        "Chart in step mode",
+        "while a token waits",
+        [
+            ("Space", "sample from q"),
+            ("g", "greedy: the most likely token"),
+            ("1-9", "pick that candidate"),
+            ("t", "type a token (text or #id)"),
+            ("p", "play / pause"),
+            ("+ -", "faster, slower"),
+        ],
+    ),
+    (
+        "Tokenizer (F3)",
+        "",
+        [
+            ("Ctrl+T", "show special tokens"),
+            ("Ctrl+G", "show token ids"),
+            ("Ctrl+L", "search mode of the vocabulary list"),
+            ("Ctrl+O", "export the vocabulary"),
+        ],
+    ),
+    (
+        "Settings (F4)",
+        "a valid value applies as you type it",
+        [
+            ("Tab Shift+Tab", "next, previous field"),
+            ("Enter", "next field; in Model source and Device: load the model"),
+        ],
+    ),
+    (
+        "Sessions (F5)",
+        "",
+        [
+            ("/", "search messages and titles"),
+            ("Enter", "open"),
+            ("r", "rename"),
+            ("d", "duplicate"),
+            ("Delete", "delete (also x)"),
+        ],
+    ),
+    ("Classify (F9), Fill (F10)", "", [("Ctrl+L", "run")]),
+]
 
 
-def _key_name(keys: str) -> str:
-    """'ctrl+r' -> 'Ctrl+R', 'escape' -> 'Esc', 'f1' -> 'F1'."""
-    names = {"escape": "Esc", "enter": "Enter", "left": "←", "right": "→", "up": "↑", "down": "↓"}
-    return ", ".join(
-        "+".join(
-            names.get(part, part.upper() if len(part) <= 3 else part.capitalize()) for part in key.split("+")
-        )
-        for key in keys.split(",")
-    )
+def guide() -> Group:
+    """The whole guide as one renderable (the screen scrolls it)."""
+    parts: list[Text | Table] = [Text("A short guide (Esc closes)", style="bold")]
+    for title, body in GUIDE:
+        parts.append(Text.assemble("\n", (title, "bold underline"), "\n", body))
+    parts.append(Text("\nKeys", style="bold"))
+    for title, note, rows in KEYS:
+        table = Table(show_header=False, box=None, padding=(0, 1), expand=True)
+        table.add_column("key", style="bold", no_wrap=True, width=14)
+        table.add_column("what", ratio=1)
+        heading = Text.assemble("\n", (title, "bold underline"), ("  " + note if note else "", "dim"))
+        parts.append(heading)
+        for key, what in rows:
+            table.add_row(Text(key), Text(what))
+        parts.append(table)
+    return Group(*parts)
+
+
+def guide_text(width: int = 100) -> str:
+    """The guide as plain text, as it wraps at ``width`` columns."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(guide())
+    return console.export_text()
 
 
 class HelpScreen(ModalScreen[None]):
@@ -47,50 +173,4 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(self._table(), id="help-table")
-
-    def _sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        from workbench.ui.widgets.conversation import ConversationView
-
-        def rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
-            out = []
-            for binding in bindings:
-                if isinstance(binding, Binding):
-                    out.append((binding.key, binding.description))
-                else:
-                    out.append((binding[0], binding[2] if len(binding) > 2 else binding[1]))
-            return out
-
-        sections = [("Workbench", rows(list(self.app.BINDINGS)))]
-        sections.append(("Conversation", rows(ConversationView.BINDINGS)))
-        for name, widget_type in self._pane_bindings():
-            if widget_type.BINDINGS:
-                sections.append((name, rows(list(widget_type.BINDINGS))))
-        sections.extend(EXTRA)
-        return sections
-
-    def _pane_bindings(self) -> list[tuple[str, type[Widget]]]:
-        from workbench.ui.panes.classify import ClassifyPane
-        from workbench.ui.panes.fill import FillPane
-        from workbench.ui.panes.settings import SettingsPane
-        from workbench.ui.panes.tokenizer import TokenizerPane
-
-        return [
-            ("Tokenizer", TokenizerPane),
-            ("Settings", SettingsPane),
-            ("Classify tab (F9)", ClassifyPane),
-            ("Fill tab (F10)", FillPane),
-        ]
-
-    def _table(self) -> Table:
-        table = Table(title="Keys (Esc closes)", expand=True, show_header=False, box=None, padding=(0, 2))
-        table.add_column("key", style="bold cyan", no_wrap=True, width=18)
-        table.add_column("action", ratio=1)
-        for title, rows in self._sections():
-            table.add_row(
-                Text(title, style="bold underline"), Text(SECTION_NOTES.get(title, ""), style="dim")
-            )
-            for key, description in rows:
-                table.add_row(Text(_key_name(key)), Text(description))
-            table.add_row("", "")
-        return table
+            yield Static(guide(), id="help-table")
