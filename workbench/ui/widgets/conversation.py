@@ -24,6 +24,7 @@ from textual.widgets import Markdown, Static
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
+from workbench.ui.widgets.reply_stats import reply_stats_parts
 from workbench.ui.widgets.streaming_text import StreamingText
 from workbench.ui.widgets.token_render import DEFAULT_PALETTE, HeatPalette, render_steps
 
@@ -116,11 +117,9 @@ class MessageView(Widget):
             note = "paused: choose a token"
         if note:
             text.append(f" · {note}", Style(italic=True, color="yellow" if turn.status != "error" else "red"))
-        stats = turn.stats
-        if turn.is_reply and stats.get("tokens"):
-            text.append(f" · {stats['tokens']} tokens", Style(dim=True))
-            if stats.get("tokens_per_second"):
-                text.append(f" · {stats['tokens_per_second']:.1f} tok/s", Style(dim=True))
+        if turn.is_reply:
+            for part in reply_stats_parts(turn.stats):  # tokens, tok/s, TTFT, stop string
+                text.append(f" · {safe_line(part)}", Style(dim=True))
         return text
 
     def set_paused(self, paused: bool) -> None:
