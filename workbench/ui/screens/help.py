@@ -28,8 +28,9 @@ SECTION_NOTES = {
 
 
 def _key_name(keys: str) -> str:
-    """'ctrl+r' -> 'Ctrl+R', 'escape' -> 'Esc', 'f1' -> 'F1'."""
+    """'ctrl+r' -> 'Ctrl+R', 'escape' -> 'Esc', 'f1' -> 'F1'; a lone letter keeps its case ('y', 'Y')."""
     names = {"escape": "Esc", "enter": "Enter", "left": "←", "right": "→", "up": "↑", "down": "↓"}
+    names.update({key: key for key in keys.split(",") if len(key) == 1})
     return ", ".join(
         "+".join(
             names.get(part, part.upper() if len(part) <= 3 else part.capitalize()) for part in key.split("+")

@@ -24,6 +24,7 @@ from textual.widgets import Markdown, Static
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
+from workbench.ui.widgets.conversation_copy import CopyActions
 from workbench.ui.widgets.reply_stats import reply_stats_parts
 from workbench.ui.widgets.streaming_text import StreamingText
 from workbench.ui.widgets.token_render import DEFAULT_PALETTE, HeatPalette, render_steps
@@ -88,6 +89,7 @@ class MessageView(Widget):
         self.heatmap = heatmap
         self.branch = branch
         self.cursor: int | None = None
+        self.mark: int | None = None  # v: where a selection of tokens starts (conversation_copy.py)
         self.paused = False  # step mode: the next token waits for the user
         self._markdown_state: str | None = None  # None, "pending" (being parsed), "ready"
         self._markdown_round = 0
@@ -141,6 +143,7 @@ class MessageView(Widget):
                 self.cursor,
                 show_hidden=self.cursor is not None,
                 palette=heat_palette(self),
+                mark=self.mark,
             )
         return Text(safe_text(turn.content))
 
@@ -317,8 +320,8 @@ class MoreBelow(Static):
             self.parent.action_scroll_to_end()
 
 
-class ConversationView(VerticalScroll, can_focus=True):
-    """Focus it to move a cursor over the tokens of the replies."""
+class ConversationView(CopyActions, VerticalScroll, can_focus=True):
+    """Focus it to move a cursor over the tokens of the replies; v, y and Y copy parts of them."""
 
     BINDINGS = [
         Binding("left", "token(-1)", "Prev token", show=False),
@@ -331,6 +334,10 @@ class ConversationView(VerticalScroll, can_focus=True):
         Binding("right_square_bracket", "app.sibling(1)", "Next branch"),
         Binding("e", "app.edit_selected", "Edit message"),
         Binding("s", "toggle_system", "System prompt", show=False),
+        # conversation_copy.py: v marks a token, y copies from the mark (else the reply), Y a code block
+        Binding("y", "copy_selection", "Copy"),
+        Binding("Y", "copy_code_block", "Copy code block", show=False),
+        Binding("v", "toggle_mark", "Mark tokens (move, then y)", show=False),
         *[
             Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)
             for n in range(1, 10)
@@ -511,7 +518,7 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     def _select(self, view: MessageView | None, cursor: int | None) -> None:
         if self._selected is not None and self._selected is not view:
-            self._selected.cursor = None
+            self._selected.cursor = self._selected.mark = None
             self._selected.remove_class("selected")
             self._selected.refresh_body()
         self._selected = view
