@@ -1,4 +1,4 @@
-"""The chat's header: one line above the conversation with the sampling settings in effect
+"""The chat's header: a line (two at most) above the conversation with the sampling settings in effect
 ("temp 0.8 · top-k 40 · top-p 0.95 · min-p 0.05 · stop "User:"") and the system prompt.
 
 It follows the Settings pane and the session that is open; a click opens the Settings tab.
@@ -34,9 +34,9 @@ def sampling_summary(settings: SamplingSettings) -> str:
         parts.append(f"rep {settings.repetition_penalty:g}")
     if settings.seed is not None:
         parts.append(f"seed {settings.seed}")
-    parts.append(f"max {settings.max_new_tokens}")
     if settings.stop:
         parts.append("stop " + " ".join(f'"{format_stop_field([s])}"' for s in settings.stop))
+    parts.append(f"max {settings.max_new_tokens}")
     return " · ".join(parts)
 
 
@@ -52,12 +52,12 @@ def header_text(settings: SamplingSettings, system_prompt: str = "", completion:
 
 
 class ChatHeader(Static):
-    """One line: the sampling settings (and system prompt) the next reply uses."""
+    """The sampling settings (and system prompt) the next reply uses: one line, two when narrow."""
 
     DEFAULT_CSS = """
     ChatHeader {
-        height: 1; padding: 0 1; color: $text-muted; background: $boost;
-        text-wrap: nowrap; text-overflow: ellipsis;
+        height: auto; max-height: 2; padding: 0 1; color: $text-muted; background: $boost;
+        text-overflow: ellipsis;
     }
     ChatHeader:hover { color: $text; }
     """

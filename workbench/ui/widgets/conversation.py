@@ -70,7 +70,7 @@ class MessageView(Widget):
     MessageView.user { background: $primary 12%; border-left: thick $primary; }
     MessageView.assistant { border-left: thick $secondary 60%; }
     MessageView.selected { border-left: thick $accent; }
-    MessageView .message-header { color: $text-muted; height: 1; }
+    MessageView .message-header { color: $text-muted; height: auto; }  /* wraps when narrow: tok/s, TTFT */
     MessageView .message-body { height: auto; }
     MessageView Markdown { margin: 0; padding: 0; height: auto; }
     MessageView .error-note { color: $error; height: auto; }

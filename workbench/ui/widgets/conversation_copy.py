@@ -117,7 +117,7 @@ class CopyActions:
         view.refresh_body()
         if view.mark is not None:
             self.app.notify(
-                "Mark set: move with ←/→, then y copies the tokens between; v drops the mark.",
+                "Mark set: ←/→ select, y copies, v drops it.",
                 timeout=COPIED_TOAST_S,
             )
 
