@@ -42,7 +42,7 @@ def _model_options() -> argparse.ArgumentParser:
     return parent
 
 
-def _sampling_options(top_k_flag: str = "--top-k") -> argparse.ArgumentParser:
+def _sampling_options(top_k_flag: str = "--top-k", stop: bool = False) -> argparse.ArgumentParser:
     from workbench.engine.settings import SamplingSettings  # pure Python: no torch
 
     default = SamplingSettings()  # the defaults stated below are the ones used
@@ -91,11 +91,20 @@ def _sampling_options(top_k_flag: str = "--top-k") -> argparse.ArgumentParser:
         help=f"stop after this many tokens (default: {where} {default.max_new_tokens})",
     )
     group.add_argument("--seed", type=str, default=None, help="make sampling reproducible")
+    if stop:
+        group.add_argument(
+            "--stop",
+            action="append",
+            metavar="STR",
+            default=None,
+            help="end the reply where its text contains STR, which is cut from it; repeat for more; "
+            "\\n is a newline, \\t a tab, \\s a space, \\\\ a backslash (default: the config's list, else none)",
+        )
     return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    model, sampling = _model_options(), _sampling_options()
+    model, sampling = _model_options(), _sampling_options(stop=True)  # probe takes no stop strings
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Look inside a language model one token at a time. With no command, opens the full-screen workbench.",

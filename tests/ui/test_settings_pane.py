@@ -371,6 +371,7 @@ async def test_tab_walks_every_field_at_80x24() -> None:
             "set-repetition-penalty",
             "set-max-new-tokens",
             "set-seed",
+            "set-stop",
             "set-top-k-shown",
             "set-system-prompt",
             "set-theme",

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from workbench.config import Config, user_config
 from workbench.engine.errors import SettingsError, WorkbenchError
-from workbench.engine.settings import LoadSettings, SamplingSettings
+from workbench.engine.settings import LoadSettings, SamplingSettings, unescape_stop
 
 if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
@@ -173,6 +173,9 @@ def sampling_settings(args: argparse.Namespace, config: Config | None = None) ->
         "seed": args.seed,
     }
     changes = {k: v for k, v in flags.items() if v is not None}
+    stops = getattr(args, "stop", None)  # (only generate has --stop)
+    if stops is not None:
+        changes["stop"] = [unescape_stop(s) for s in stops]
     if args.greedy:
         changes["do_sample"] = False
     return SamplingSettings(**{**base, **changes})

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 
+from rich.console import Console
 from rich.text import Text
 
 from workbench.commands.common import (
@@ -17,7 +18,7 @@ from workbench.commands.common import (
     sampling_settings,
 )
 from workbench.config import load_settings, user_config
-from workbench.safetext import safe_text
+from workbench.safetext import safe_line, safe_text
 
 
 def probability_style(p: float) -> str:
@@ -27,6 +28,21 @@ def probability_style(p: float) -> str:
     if p >= 0.1:
         return "yellow"
     return "red"
+
+
+def _print_upto(console: Console, text: str, printed: int, end: int) -> int:
+    """Print ``text[printed:end]`` (when there is any); returns how much is printed now."""
+    if end > printed:
+        console.print(Text(safe_text(text[printed:end])), end="")
+        sys.stdout.flush()
+        return end
+    return printed
+
+
+def _stop_note(stop: str | None) -> str:
+    from workbench.engine.settings import format_stop_field
+
+    return f' at "{safe_line(format_stop_field([stop]))}"' if stop else ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     generation = Generation(Decoder(loaded, prompt.ids), sampler, top_k=5 if args.show_probs else 0)
     if not args.json and not args.chat:
         console.print(Text(safe_text(text), style="dim"), end="")
+    # Text that may be the start of a stop string is held back until the next token says
+    # whether it is one (a stop string is cut from the reply, so it must never be printed).
+    hold = max((len(s) for s in settings.stop), default=1) - 1
+    printed = 0
     for step in generation:
         if args.json:
             continue
@@ -59,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
             )
             console.print(label)
         elif step.text:
-            console.print(Text(safe_text(step.text)), end="")
-            sys.stdout.flush()
+            printed = _print_upto(console, generation.text, printed, len(generation.text) - hold)
+    if not args.json and not args.show_probs:
+        _print_upto(console, generation.text, printed, len(generation.text))
     if args.json:
         print(
             json.dumps(
@@ -73,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
                     "text": generation.text,
                     "finish_reason": generation.finish_reason,
                     "tokens_per_second": generation.tokens_per_second,
+                    "first_token_seconds": generation.first_token_seconds,
+                    "stop_string": generation.stop_string,
                     "tokens": [
                         {
                             "id": s.token_id,
@@ -97,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     err.print(
         Text(
             f"[{len(generation.steps)} tokens, {generation.tokens_per_second:.1f} tokens/s, "
-            f"ended: {generation.finish_reason}]",
+            f"ended: {generation.finish_reason}{_stop_note(generation.stop_string)}]",
             style="dim",
         )
     )

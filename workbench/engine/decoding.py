@@ -264,9 +264,17 @@ Chooser = Callable[[Distribution], "Choice | None"]
 class Generation:
     """Iterate over the :class:`TokenStep` records of one reply.
 
-    Stops at any EOS id, at ``max_new_tokens``, when the context is full, or when ``cancel``
-    is set (checked before every token, so another thread can stop it between any two).
+    Stops at any EOS id, at ``max_new_tokens``, when the context is full, when the reply's
+    text contains one of the settings' ``stop`` strings, or when ``cancel`` is set (checked
+    before every token, so another thread can stop it between any two).
     ``text`` is the reply so far; ``finish_reason`` says why it ended.
+
+    Stop strings are matched in the decoded text, not in token ids (transformers'
+    ``StopStringCriteria`` works on token pieces for batched ``generate``; one reply decoded
+    here has its text at hand), so a stop string split across tokens or starting mid-token is
+    found. The step that completes it is kept (it is what the model chose: the chart and the
+    token cursor show it), but ``text`` is cut where the stop string begins, as OpenAI's and
+    llama.cpp's servers return it: ``finish_reason`` is ``"stop_sequence"``.
 
     ``resume_steps`` continue a reply that already has these tokens (their ids are the last
     ones in the decoder): a branch from token i of an earlier reply starts with its first i.
@@ -302,8 +310,10 @@ class Generation:
         self.steps: list[TokenStep] = list(resume_steps)
         self.text = "".join(step.text for step in resume_steps)
         self.new_tokens = 0
-        self.finish_reason: str | None = None  # eos | length | context | cancelled
+        self.finish_reason: str | None = None  # eos | length | context | cancelled | stop_sequence
+        self.stop_string: str | None = None  # the stop string that ended it
         self.started = 0.0
+        self.first_token_seconds: float | None = None  # compute time until the first new token
         self.elapsed = 0.0
         self.waited = 0.0  # of elapsed, seconds the chooser held a token (a person deciding, play delay)
         # (index of the first token, settings) each time the sampling settings changed
@@ -395,15 +405,43 @@ class Generation:
                 step = _with_text(step, tail)
                 self.text += tail
                 self.steps.append(step)
+                self._note_first_token()
                 self.finish_reason = "eos"
                 yield step
                 return
             piece = self._stream.step(step.token_id)
             step = _with_text(step, piece)
+            before = len(self.text)
             self.text += piece
             self.steps.append(step)
+            self._note_first_token()
+            stop_at = self._stop_position(before, sampler.settings.stop) if piece else None
+            if stop_at is not None:  # the last step: its consumer already sees the cut text
+                self.text = self.text[:stop_at]
+                self.finish_reason = "stop_sequence"
+                yield step
+                return
             yield step
         self._finish("length")
+
+    def _note_first_token(self) -> None:
+        if self.first_token_seconds is None:
+            # like tok/s, without the time a chooser held the token (a person deciding)
+            self.first_token_seconds = max(0.0, time.perf_counter() - self.started - self.waited)
+
+    def _stop_position(self, before: int, stops: tuple[str, ...]) -> int | None:
+        """Where the earliest stop string that ends in the text added after ``before`` begins."""
+        found: tuple[int, str] | None = None
+        for stop in stops:
+            # only a match that reaches into the new text: older ones were checked already
+            start = max(0, before - len(stop) + 1)
+            at = self.text.find(stop, start)
+            if at != -1 and (found is None or at < found[0]):
+                found = (at, stop)
+        if found is None:
+            return None
+        self.stop_string = found[1]
+        return found[0]
 
     def _finish(self, reason: str) -> None:
         self.text += self._stream.flush()

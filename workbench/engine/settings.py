@@ -21,6 +21,10 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 # long" (measured with torch 2.13). Negative seeds are accepted by torch but wrap around, so
 # -1 and 2**64 - 1 would be the same stream: we refuse them to keep one number per stream.
 MAX_SEED = 2**64 - 1
+MAX_STOP_STRINGS = 16  # as many as anyone types; OpenAI's API takes 4, llama.cpp any number
+# How stop strings are typed on one line (the Settings pane) or in one flag (--stop): a bar
+# separates them (in the pane), and a backslash escapes what cannot be typed there.
+STOP_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "s": " ", "|": "|", "\\": "\\"}
 
 
 def _number(name: str, value: Any) -> float:
@@ -84,6 +88,8 @@ class SamplingSettings:
     repetition_penalty: float = 1.0
     max_new_tokens: int = 512
     seed: int | None = None
+    # The reply ends when its text contains one of these; the text is cut before it.
+    stop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise in place once
@@ -126,6 +132,7 @@ class SamplingSettings:
                     f"not {self.seed!r}; leave it empty for a random seed each time"
                 )
             set_(self, "seed", seed)
+        set_(self, "stop", _stop_strings(self.stop))
 
     @property
     def greedy(self) -> bool:
@@ -140,13 +147,80 @@ class SamplingSettings:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "stop": list(self.stop)}  # a list, as JSON and TOML read it back
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SamplingSettings:
         """Build from a mapping, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _stop_strings(value: Any) -> tuple[str, ...]:
+    """A tuple of non-empty stop strings; one string alone counts as a list of one."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(s, str) for s in value):
+        raise SettingsError(f'stop must be a list of strings, such as ["\\n\\n", "User:"], not {value!r}')
+    if any(not s for s in value):
+        raise SettingsError("stop: a stop string must not be empty")
+    if len(value) > MAX_STOP_STRINGS:
+        raise SettingsError(f"stop: at most {MAX_STOP_STRINGS} strings, not {len(value)}")
+    return tuple(dict.fromkeys(value))  # duplicates dropped, order kept
+
+
+def unescape_stop(text: str) -> str:
+    """One stop string as typed: ``\\n`` is a newline, ``\\t`` a tab, ``\\s`` a space, ``\\|`` a bar,
+    ``\\\\`` a backslash; other characters stand for themselves."""
+    out: list[str] = []
+    chars = iter(text)
+    for ch in chars:
+        if ch != "\\":
+            out.append(ch)
+            continue
+        nxt = next(chars, None)
+        if nxt is None or nxt not in STOP_ESCAPES:
+            raise SettingsError(
+                f"stop: {'a lone backslash at the end' if nxt is None else chr(92) + nxt} is not an "
+                "escape; use \\n (newline), \\t (tab), \\s (a space), \\| (a bar) or \\\\ (a backslash)"
+            )
+        out.append(STOP_ESCAPES[nxt])
+    return "".join(out)
+
+
+def parse_stop_field(text: str) -> tuple[str, ...]:
+    """Stop strings typed on one line: separated by ``|``, spaces around each trimmed, with the
+    escapes of :func:`unescape_stop` (``\\s`` keeps a space at either end).
+
+    ``"\\n\\n | User: | \\sBob"`` is three strings: two newlines, ``User:`` and `` Bob``.
+    Empty pieces are skipped.
+    """
+    pieces = [""]
+    escaped = False
+    for ch in text:
+        if escaped or ch == "\\":
+            escaped = not escaped and ch == "\\"
+            pieces[-1] += ch
+        elif ch == "|":
+            pieces.append("")
+        else:
+            pieces[-1] += ch
+    return _stop_strings([unescape_stop(p.strip()) for p in pieces if p.strip()])
+
+
+def format_stop_field(stop: tuple[str, ...] | list[str]) -> str:
+    """The inverse of :func:`parse_stop_field`: stop strings as one typed line."""
+    escape = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "|": "\\|", "\\": "\\\\"}
+    shown = []
+    for s in stop:
+        body = "".join(escape.get(ch, ch) for ch in s)
+        core = body.strip(" ")
+        lead = len(body) - len(body.lstrip(" "))
+        trail = len(body) - len(body.rstrip(" ")) if core else 0
+        shown.append("\\s" * lead + core + "\\s" * trail)
+    return " | ".join(shown)
 
 
 def validate_top_k_shown(value: Any) -> int:

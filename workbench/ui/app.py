@@ -58,6 +58,7 @@ from workbench.ui.session_view import SessionViewMixin
 from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
 from workbench.ui.widgets.chart import CandidatesChart
+from workbench.ui.widgets.chat_header import ChatHeader
 from workbench.ui.widgets.conversation import ConversationView
 from workbench.ui.widgets.key_bar import KeyBar
 from workbench.ui.widgets.status import StatusLine
@@ -182,6 +183,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self._tabs = self.query_one("#tabs", TabbedContent)
         self._settings_pane = self.query_one(SettingsPane)
         self._tokenizer_pane = self.query_one(TokenizerPane)
+        self._chat_header = self.query_one("#chat-header", ChatHeader)
         problems = register_themes(self, [paths.bundled_themes_dir(), paths.user_themes_dir()])
         if problems:
             self.notify(
@@ -193,6 +195,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self._apply_theme(self.ui_settings.theme)
         self.chart.show_step(None, "Waiting for a token…")
         self.conversation_view.set_heatmap(self.ui_settings.heatmap)
+        self._update_chat_header()
         self._flush_timer = self.set_interval(1 / FLUSH_HZ, self._drain_tokens, pause=True)
         self.set_interval(2.0, self._refresh_memory)
         if not self._store_given:
@@ -462,6 +465,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         if self.reply is not None:  # from the next token on; a paused token is re-weighted at once
             self.reply.update_sampling(self.sampling)
         self.sync.update_settings(sampling=self.sampling)
+        self._update_chat_header()
         self._save_config()
 
     def on_settings_pane_ui_changed(self, message: SettingsPane.UiChanged) -> None:

@@ -19,6 +19,7 @@ from workbench.engine import gcpolicy
 from workbench.engine.steps import TokenStep
 from workbench.ui.host import AppHost
 from workbench.ui.messages import GenerationEnded, ReplyPrompted, StepWaiting
+from workbench.ui.widgets.chat_header import ChatHeader
 
 if TYPE_CHECKING:
     from workbench.engine.prompts import Prompt
@@ -107,11 +108,18 @@ class ChatMixin(AppHost):
         messages = self.conversation.chat_messages(self.ui_settings.system_prompt, upto=upto.id)
         return lambda tokenizer: prompts.chat_prompt(tokenizer, messages)
 
+    def _update_chat_header(self) -> None:
+        """The line above the chat: the sampling settings and system prompt the next reply uses."""
+        header: ChatHeader | None = getattr(self, "_chat_header", None)  # (held by the app from its mount)
+        if header is not None:
+            header.show(self.sampling, self.ui_settings.system_prompt, self.completion_mode)
+
     def _update_system_line(self) -> None:
         """The chat's first line: the system prompt in effect (the user's, else the chat
         template's own default) and what the template does with it (merged, refused...)."""
         from workbench.engine import prompts
 
+        self._update_chat_header()
         line = self.conversation_view.system_line
         loaded = self.loaded
         if loaded is None or self.completion_mode:

@@ -27,8 +27,9 @@ HINTS: dict[str, list[Hint]] = {
         ("←/→", "token"),
         ("1-9", "branch"),
         ("[ ]", "branches"),
+        ("c", "compare"),
+        ("y", "copy"),
         ("e", "edit"),
-        ("Ctrl+Y", "copy"),
         ("F6", "heat map"),
     ],
     # A token waits in step mode: the chart holds the keys that choose it.

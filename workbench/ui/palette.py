@@ -26,6 +26,11 @@ def palette_commands(app: WorkbenchApp) -> list[Command]:
         ),
         ("New chat", "Start a new conversation (Ctrl+N)", app.action_new_chat),
         ("Copy reply", "Copy the selected or last reply to the clipboard (Ctrl+Y)", app.action_copy),
+        (
+            "Copy code block",
+            "The code block under the token cursor, else the reply's last one (Y in the conversation)",
+            app.conversation_view.action_copy_code_block,
+        ),
         ("Toggle heat map", "Colour reply tokens by probability (F6)", app.action_toggle_heatmap),
         (
             "Toggle step mode",

@@ -61,7 +61,7 @@ class DecoderSlot:
 @dataclass(slots=True)
 class ReplyResult:
     text: str
-    finish_reason: str  # eos | length | context | cancelled | error
+    finish_reason: str  # eos | length | context | cancelled | stop_sequence | error
     stats: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -208,6 +208,10 @@ def _stats(generation: Any, decoder: Any) -> dict[str, Any]:
         "context_used": len(decoder),
         "seconds": round(generation.elapsed, 3),
     }
+    if generation.first_token_seconds is not None:  # time to first token, shown in the reply's header
+        stats["first_token_seconds"] = round(generation.first_token_seconds, 4)
+    if generation.stop_string is not None:
+        stats["stop_string"] = generation.stop_string
     if generation.waited >= 0.001:  # step mode: time a token waited for a decision (not in tok/s)
         stats["waited_seconds"] = round(generation.waited, 3)
     if len(generation.settings_changes) > 1:  # settings changed during the reply: keep each step's

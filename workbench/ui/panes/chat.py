@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from workbench.ui.widgets.chart import CandidatesChart
+from workbench.ui.widgets.chat_header import ChatHeader
 from workbench.ui.widgets.conversation import ConversationView
 
 NEWLINE_KEYS = "ctrl+j,shift+enter,alt+enter"
@@ -129,6 +130,7 @@ class ChatPane(Horizontal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="chat-left"):
+            yield ChatHeader(id="chat-header")  # the sampling settings the next reply uses
             yield ConversationView(id="conversation")
             yield ChatInput(placeholder="Message the model… (Enter sends)", id="chat-input")
         yield CandidatesChart(id="chart")

@@ -33,7 +33,14 @@ from textual.widgets import Button, Input, Select, Static, Switch, TextArea
 
 from workbench.config import Config, UiSettings
 from workbench.engine.errors import SettingsError
-from workbench.engine.settings import DTYPES, LoadSettings, SamplingSettings, validate_top_k_shown
+from workbench.engine.settings import (
+    DTYPES,
+    LoadSettings,
+    SamplingSettings,
+    format_stop_field,
+    parse_stop_field,
+    validate_top_k_shown,
+)
 from workbench.safetext import safe_line
 
 Group = Literal["load", "sampling", "ui"]
@@ -97,6 +104,13 @@ TEXT_FIELDS: dict[str, _Field] = {
         _sampling_field("max_new_tokens"),
     ),
     "set-seed": _Field("seed", "sampling", "Seed", "empty = random each time", _seed),
+    "set-stop": _Field(
+        "stop",
+        "sampling",
+        "Stop sequences",
+        "cut from the reply; | separates; \\n newline, \\s space",
+        parse_stop_field,
+    ),
     "set-top-k-shown": _Field(
         "top_k_shown", "ui", "Candidates shown", "rows in the chart, 1-50", validate_top_k_shown
     ),
@@ -107,6 +121,8 @@ def _as_text(value: Any) -> str:
     """A value as it is typed: repr() round-trips floats exactly (0.7 -> "0.7")."""
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)):  # the stop strings, as typed: "\n\n | User:"
+        return format_stop_field(value)
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -308,7 +324,8 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 yield self._row("Sample", "off = always the most likely token", do_sample)
                 for widget_id, field in TEXT_FIELDS.items():
                     if field.group == "sampling":
-                        yield text_field(widget_id, placeholder="none" if field.key == "seed" else "")
+                        placeholder = {"seed": "none", "stop": "none, e.g. \\n\\n | User:"}.get(field.key, "")
+                        yield text_field(widget_id, placeholder=placeholder)
 
             with Vertical(id="set-section-display", classes="set-section"):
                 yield Static("Display", classes="section")
@@ -487,7 +504,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
         """Put ``value`` in ``control`` unless its text already means that (keeps the cursor)."""
         field = TEXT_FIELDS[control.id or ""]
         try:
-            if field.parse(control.value) == value:
+            if field.parse(control.value) == (tuple(value) if isinstance(value, list) else value):
                 return
         except SettingsError:
             pass

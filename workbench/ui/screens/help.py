@@ -39,8 +39,10 @@ GUIDE: list[tuple[str, str]] = [
         "Branches",
         "Tab from the message box puts a cursor on the reply's tokens (← →). There, 1-9 continues "
         "the reply from that token with candidate 1-9 instead: a new branch. [ and ] switch "
-        "between the branches of a reply, e edits the message it answers, Ctrl+R asks again; "
-        "the header says which branch of how many you see.",
+        "between the branches of a reply, keeping the cursor at the token where they part (the "
+        "header says 'fork at token N'); c compares two of them side by side from that token. "
+        "e edits the message a reply answers, Ctrl+R asks again; the header says which branch of "
+        "how many you see.",
     ),
     (
         "Heat map (F6)",
@@ -89,8 +91,12 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("↑ ↓", "previous, next reply"),
             ("Home End", "first, last token"),
             ("1-9", "branch: continue with candidate 1-9 at this token"),
-            ("[ ]", "previous, next branch"),
+            ("[ ]", "previous, next branch (the cursor stays where they part)"),
+            ("c", "compare this reply with a sibling branch from their fork"),
             ("e", "edit the message this reply answers"),
+            ("v", "mark a token; ← → then select a range"),
+            ("y", "copy the marked tokens, else the reply"),
+            ("Y", "copy the code block under the cursor, else the reply's last"),
             ("s", "show the system prompt"),
         ],
     ),

@@ -24,6 +24,8 @@ from textual.widgets import Markdown, Static
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
+from workbench.ui.widgets.conversation_copy import CopyActions
+from workbench.ui.widgets.reply_stats import reply_stats_parts
 from workbench.ui.widgets.streaming_text import StreamingText
 from workbench.ui.widgets.token_render import DEFAULT_PALETTE, HeatPalette, render_steps
 
@@ -68,7 +70,7 @@ class MessageView(Widget):
     MessageView.user { background: $primary 12%; border-left: thick $primary; }
     MessageView.assistant { border-left: thick $secondary 60%; }
     MessageView.selected { border-left: thick $accent; }
-    MessageView .message-header { color: $text-muted; height: 1; }
+    MessageView .message-header { color: $text-muted; height: auto; }  /* wraps when narrow: tok/s, TTFT */
     MessageView .message-body { height: auto; }
     MessageView Markdown { margin: 0; padding: 0; height: auto; }
     MessageView .error-note { color: $error; height: auto; }
@@ -88,6 +90,7 @@ class MessageView(Widget):
         self.branch = branch
         self.cursor: int | None = None
         self.forks: dict[int, list[int]] = {}  # token index -> sibling branches parting there
+        self.mark: int | None = None  # v: where a selection of tokens starts (conversation_copy.py)
         self.paused = False  # step mode: the next token waits for the user
         self._markdown_state: str | None = None  # None, "pending" (being parsed), "ready"
         self._markdown_round = 0
@@ -120,11 +123,9 @@ class MessageView(Widget):
             note = "paused: choose a token"
         if note:
             text.append(f" · {note}", Style(italic=True, color="yellow" if turn.status != "error" else "red"))
-        stats = turn.stats
-        if turn.is_reply and stats.get("tokens"):
-            text.append(f" · {stats['tokens']} tokens", Style(dim=True))
-            if stats.get("tokens_per_second"):
-                text.append(f" · {stats['tokens_per_second']:.1f} tok/s", Style(dim=True))
+        if turn.is_reply:
+            for part in reply_stats_parts(turn.stats):  # tokens, tok/s, TTFT, stop string
+                text.append(f" · {safe_line(part)}", Style(dim=True))
         return text
 
     def set_forks(self, forks: dict[int, list[int]]) -> None:
@@ -154,6 +155,7 @@ class MessageView(Widget):
                 show_hidden=self.cursor is not None,
                 palette=heat_palette(self),
                 marks=frozenset(self.forks),
+                mark=self.mark,
             )
         return Text(safe_text(turn.content))
 
@@ -330,8 +332,8 @@ class MoreBelow(Static):
             self.parent.action_scroll_to_end()
 
 
-class ConversationView(VerticalScroll, can_focus=True):
-    """Focus it to move a cursor over the tokens of the replies."""
+class ConversationView(CopyActions, VerticalScroll, can_focus=True):
+    """Focus it to move a cursor over the tokens of the replies; v, y and Y copy parts of them."""
 
     BINDINGS = [
         Binding("left", "token(-1)", "Prev token", show=False),
@@ -345,6 +347,10 @@ class ConversationView(VerticalScroll, can_focus=True):
         Binding("e", "app.edit_selected", "Edit message"),
         Binding("c", "app.compare_branches", "Compare branches"),
         Binding("s", "toggle_system", "System prompt", show=False),
+        # conversation_copy.py: v marks a token, y copies from the mark (else the reply), Y a code block
+        Binding("y", "copy_selection", "Copy"),
+        Binding("Y", "copy_code_block", "Copy code block", show=False),
+        Binding("v", "toggle_mark", "Mark tokens (move, then y)", show=False),
         *[
             Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)
             for n in range(1, 10)
@@ -531,7 +537,7 @@ class ConversationView(VerticalScroll, can_focus=True):
 
     def _select(self, view: MessageView | None, cursor: int | None) -> None:
         if self._selected is not None and self._selected is not view:
-            self._selected.cursor = None
+            self._selected.cursor = self._selected.mark = None
             self._selected.remove_class("selected")
             self._selected.refresh_body()
         self._selected = view

@@ -126,14 +126,18 @@ def render_steps(
     show_hidden: bool = False,
     palette: HeatPalette = DEFAULT_PALETTE,
     marks: frozenset[int] = frozenset(),
+    mark: int | None = None,
 ) -> Text:
     """The reply as text, one span per token; tokens in ``marks`` (forks) are underlined.
+
+    With a ``mark`` (and a ``cursor``), the tokens from one to the other are shown selected.
 
     ``show_hidden`` (token-cursor mode) gives tokens with no text of their own (a byte that
     starts a character, the end-of-turn token) a visible stand-in so the cursor can rest on
     them.
     """
     text = Text()
+    marked = range(-1) if mark is None or cursor is None else range(min(mark, cursor), max(mark, cursor) + 1)
     for index, step in enumerate(steps):
         piece = safe_text(step.text)
         style = Style()
@@ -147,6 +151,8 @@ def render_steps(
             style += FORK_STYLE
         if index == cursor:
             style += Style(reverse=True, bold=True, underline=True)
+        elif index in marked:
+            style += Style(reverse=True)
         text.append(piece, style)
     return text
 
