@@ -99,14 +99,21 @@ async def test_the_markdown_view_renders_finished_replies_and_m_toggles_it():
         conversation = app.query_one(ConversationView)
         conversation.add_turn(user)
         view = conversation.add_turn(turn)
-        conversation.blur()  # no token cursor (that shows tokens, not Markdown)
+        conversation.blur()  # (the only focusable widget here: focused from the start)
         await pilot.pause()
-        conversation.action_toggle_markdown()
+        conversation.focus()
+        await pilot.pause()
+        assert conversation.selected[1] is turn.steps[-1]
+        await pilot.press("m")  # lifts the token cursor, which would show tokens
         markdown = view.query_one(".message-markdown", Markdown)
         await wait_until(pilot, lambda: markdown.display and bool(markdown.children), what="the Markdown")
-        conversation.action_toggle_markdown()
+        assert conversation.selected[1] is None
+        await pilot.press("left")  # the cursor is back: tokens
         await pilot.pause()
-        assert shown_text(view) == RAW
+        assert conversation.selected[1] is turn.steps[-2] and not markdown.display
+        await pilot.press("m")
+        await pilot.pause()
+        assert shown_text(view).startswith("* The first")
 
 
 def document_text(conversation: ConversationView) -> str:

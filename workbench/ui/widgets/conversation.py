@@ -108,7 +108,8 @@ class MessageView(Widget):
 
     def on_mount(self) -> None:
         # (``is_mounted`` turns true only after the Mount handlers: refresh_body would skip)
-        self._render_body()
+        with contextlib.suppress(NoMatches):  # removed again at once (another branch shown)
+            self._render_body()
 
     # --- content ------------------------------------------------------------------
 
@@ -649,13 +650,12 @@ class ConversationView(VerticalScroll, can_focus=True):
     def action_toggle_markdown(self) -> None:
         self.set_markdown(not self.markdown)
         if self.document_mode:
-            self.notify("Completion mode shows plain text (Markdown view only in chat mode).")
+            self.notify("Completion mode shows plain text (the Markdown view is for chat mode).")
+        elif self.markdown:
+            self._select(None, None)  # the token cursor shows tokens: lift it to show the Markdown
+            self.notify("Markdown view: finished replies rendered as Markdown (← → show the tokens again).")
         else:
-            self.notify(
-                "Markdown view: finished replies rendered as Markdown (the cursor shows tokens)."
-                if self.markdown
-                else "Plain view: replies exactly as the model wrote them."
-            )
+            self.notify("Plain view: replies exactly as the model wrote them.")
 
     def set_markdown(self, on: bool) -> None:
         self.markdown = on
