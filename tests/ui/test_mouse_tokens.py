@@ -4,6 +4,8 @@ tokens gives the chart back what it showed."""
 
 from __future__ import annotations
 
+from textual import events
+
 from tests.models import tiny_loaded
 from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
@@ -99,3 +101,25 @@ async def test_leaving_a_hovered_token_restores_the_cursors_token():
         await pilot.hover("#chat-input")
         await wait_until(pilot, lambda: app.chart._step is steps[index], what="back to the cursor's token")
         assert f"Token {index + 1}/{len(steps)} of the reply" in app.chart._caption
+
+
+async def test_the_wheel_over_tokens_still_scrolls():
+    """(A guard: the token meta and the hover must not take the wheel.)"""
+    app = WorkbenchApp(greedy_config(max_new_tokens=150), autoload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        turn_id = await _replied(pilot, app)
+        view = app.conversation_view
+        await wait_until(
+            pilot, lambda: view.max_scroll_y > 3 and view.scroll_y == view.max_scroll_y, what="the end"
+        )
+        region = view.content_region
+        cell = next(
+            (x, y)
+            for y in range(region.y, region.bottom)
+            for x in range(region.x, region.right)
+            if app.screen.get_style_at(x, y).meta.get("turn") == turn_id
+        )
+        before = view.scroll_y
+        for _ in range(2):
+            await pilot._post_mouse_events([events.MouseScrollUp], offset=cell)
+        await wait_until(pilot, lambda: view.scroll_y < before, what="the wheel to scroll")
