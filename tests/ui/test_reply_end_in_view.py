@@ -108,6 +108,7 @@ async def _settle(pilot) -> None:
 async def test_a_stopped_long_reply_ends_in_view_as_markdown(wordy_tokens, slow_markdown, size):
     app = WorkbenchApp(greedy_config(max_new_tokens=3000), autoload=False)
     async with app.run_test(size=size) as pilot:
+        app.conversation_view.set_markdown(True)  # the Markdown view (m); plain is the default
         await _start_long_reply(app, pilot, 10)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.generating, what="the reply to stop")
@@ -121,6 +122,7 @@ async def test_a_stopped_long_reply_ends_in_view_as_markdown(wordy_tokens, slow_
 async def test_a_finished_long_reply_ends_in_view_as_markdown(wordy_tokens, slow_markdown, size):
     app = WorkbenchApp(greedy_config(max_new_tokens=3 * size[1]), autoload=False)
     async with app.run_test(size=size) as pilot:
+        app.conversation_view.set_markdown(True)  # the Markdown view (m); plain is the default
         await _start_long_reply(app, pilot, 2)
         await wait_until(pilot, lambda: not app.generating, what="the reply to finish")
         assert app.conversation.last("assistant").status == "complete"
@@ -128,6 +130,21 @@ async def test_a_finished_long_reply_ends_in_view_as_markdown(wordy_tokens, slow
         await _settle(pilot)
         assert _last_view(app).end_row()[1] > app.conversation_view.size.height + 8
         assert _end_in_view(app)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_finished_long_reply_ends_in_view_as_plain_text(wordy_tokens, size):
+    """The default view: the finished reply is drawn token by token, at once."""
+    app = WorkbenchApp(greedy_config(max_new_tokens=3 * size[1]), autoload=False)
+    async with app.run_test(size=size) as pilot:
+        await _start_long_reply(app, pilot, 2)
+        await wait_until(pilot, lambda: not app.generating, what="the reply to finish")
+        body = _last_view(app).query_one(".message-body")
+        await wait_until(pilot, lambda: body.display, what="the finished text")
+        await _settle(pilot)
+        assert _last_view(app).end_row()[1] > app.conversation_view.size.height + 8
+        assert _end_in_view(app)
+        assert not _more_shown(app)
 
 
 @pytest.mark.parametrize("size", SIZES)

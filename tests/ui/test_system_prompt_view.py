@@ -85,4 +85,5 @@ async def test_the_system_line_folds_expands_and_shows_what_the_template_did():
         )
         # completion mode sends no system prompt: no line
         app.action_toggle_completion_mode()
+        await pilot.press("y")  # (the chat has messages: F8 asks before starting a new one)
         await wait_until(pilot, lambda: not line.display, what="hidden in completion mode")

@@ -87,6 +87,7 @@ LATE_MESSAGES = (
     ReplyPrompted,
     SessionWriteFailed,
     ConversationView.TokenSelected,
+    ConversationView.TokenHovered,
 )
 
 
@@ -358,12 +359,32 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self.notify(f"Copied the reply ({len(turn.content)} characters).", timeout=COPIED_TOAST_S)
 
     def action_toggle_completion_mode(self) -> None:
-        """Chat (with the chat template) or completion (raw text, continued as tutorials do)."""
+        """Chat (with the chat template) or completion (raw text, continued as tutorials do).
+
+        An empty chat just changes mode; one with messages asks first, since the other mode
+        starts a new chat (the old one stays in F5 Sessions)."""
         if self.generating:
             self.notify("Wait for the reply (or press Esc) before switching modes.", severity="warning")
             return
-        if self.conversation.path():
-            self.action_new_chat()
+        if not self.conversation.path():
+            self._switch_mode()
+            return
+        from workbench.ui.screens.dialogs import ConfirmScreen
+
+        target = "chat mode" if self.completion_mode else "completion mode"
+        question = (
+            f"Switch to {target}? That starts a new, empty "
+            f"{'chat' if self.completion_mode else 'document'}; this one stays in F5 Sessions."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes and not self.generating:
+                self.action_new_chat()
+                self._switch_mode()
+
+        self.push_screen(ConfirmScreen(question, yes=f"Start {target}", no="Stay"), answered)
+
+    def _switch_mode(self) -> None:
         self.completion_mode = not self.completion_mode
         self.conversation_view.set_completion_mode(self.completion_mode)
         self._set_input_placeholder()
@@ -456,7 +477,16 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             return  # sent by a view of the chat left behind (another session opened since)
         caption = f"Token {message.step.index + 1}/{len(turn.steps)} of the reply"
         fork = self.fork_caption(turn, message.step.index)  # "fork: branch 2/3" where siblings part
+        self.chart.end_preview()  # the cursor moved (a key, a click): the chart follows it
         self.chart.show_step(message.step, f"{caption} · {fork}" if fork else caption)
+
+    def on_conversation_view_token_hovered(self, message: ConversationView.TokenHovered) -> None:
+        """The mouse on a token previews its candidates; off the tokens, the chart goes back."""
+        turn, step = message.turn, message.step
+        if step is None or turn is None or self.conversation.turns.get(turn.id) is not turn:
+            self.chart.end_preview()
+            return
+        self.chart.preview_step(step, f"Token {step.index + 1}/{len(turn.steps)} under the mouse")
 
     # --- settings -------------------------------------------------------------------
 

@@ -33,6 +33,11 @@ def palette_commands(app: WorkbenchApp) -> list[Command]:
         ),
         ("Toggle heat map", "Colour reply tokens by probability (F6)", app.action_toggle_heatmap),
         (
+            "Toggle Markdown view",
+            "Finished replies as Markdown, or exactly as the model wrote them (m in the chat)",
+            lambda: app.conversation_view.action_toggle_markdown(),
+        ),
+        (
             "Toggle step mode",
             "Pause before every token and choose it yourself (F7)",
             app.action_toggle_step_mode,

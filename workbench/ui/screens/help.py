@@ -45,6 +45,12 @@ GUIDE: list[tuple[str, str]] = [
         "how many you see.",
     ),
     (
+        "Text as written",
+        "Replies show exactly the text the model wrote, token by token, while streaming, finished "
+        "and resumed: `* The` stays `* The`. m shows finished replies as Markdown instead. F8 "
+        "switches to completion mode: the prompt and its continuations as one running text.",
+    ),
+    (
         "Heat map (F6)",
         "Colours each token of a reply by its p: the legend at the top of the conversation says which "
         "colour is which. Low p marks where the model was unsure, or where sampling took an "
@@ -97,7 +103,9 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("v", "mark a token; ← → then select a range"),
             ("y", "copy the marked tokens, else the reply"),
             ("Y", "copy the code block under the cursor, else the reply's last"),
+            ("m", "Markdown view of finished replies on/off (← → show the tokens again)"),
             ("s", "show the system prompt"),
+            ("mouse", "click a token to put the cursor on it; hover one to see its candidates"),
         ],
     ),
     (

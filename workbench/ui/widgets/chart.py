@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -73,25 +74,40 @@ class CandidatesChart(Widget, can_focus=True):
         self._text_width = 0
         self._strips_key: tuple[int, int] | None = None
 
+    # What the chart shows: (step, candidates, chosen, entropy, caption, hint). While the
+    # mouse rests on a token (a preview), the state it covers is kept in ``_covered`` and
+    # updates go there: leaving the token shows the latest of them.
+    _covered: tuple[Any, ...] | None = None
+
     @property
     def candidates(self) -> tuple[Candidate, ...]:
-        return self._candidates
+        """The candidates shown (under a preview: those it covers, which the step keys pick from)."""
+        return self._covered[1] if self._covered is not None else self._candidates
 
     @property
     def step(self) -> TokenStep | None:
-        return self._step
+        return self._covered[0] if self._covered is not None else self._step
+
+    @property
+    def previewing(self) -> bool:
+        return self._covered is not None
+
+    @staticmethod
+    def _step_state(step: TokenStep | None, caption: str) -> tuple[Any, ...]:
+        if step is None:
+            return (None, (), None, None, caption or "Waiting for a token…", "")
+        return (step, step.candidates, step.token_id, step.entropy, caption or f"token {step.index + 1}", "")
+
+    def _show(self, state: tuple[Any, ...]) -> None:
+        if self._covered is not None:
+            self._covered = state
+            return
+        self._step, self._candidates, self._chosen, self._entropy, self._caption, self._hint = state
+        self._changed()
 
     def show_step(self, step: TokenStep | None, caption: str = "") -> None:
         """The candidates a token was chosen from (live, or a selected token of an old reply)."""
-        self._step = step
-        self._hint = ""
-        if step is None:
-            self._candidates, self._chosen, self._entropy = (), None, None
-            self._caption = caption or "Waiting for a token…"
-        else:
-            self._candidates, self._chosen, self._entropy = step.candidates, step.token_id, step.entropy
-            self._caption = caption or f"token {step.index + 1}"
-        self._changed()
+        self._show(self._step_state(step, caption))
 
     def show_candidates(
         self,
@@ -102,10 +118,29 @@ class CandidatesChart(Widget, can_focus=True):
         hint: str = "",
     ) -> None:
         """A distribution not (yet) tied to a step, e.g. paused before choosing."""
-        self._step = None
-        self._candidates, self._chosen, self._entropy = tuple(candidates), chosen, entropy
-        self._caption, self._hint = caption, hint
+        self._show((None, tuple(candidates), chosen, entropy, caption, hint))
+
+    def preview_step(self, step: TokenStep, caption: str) -> None:
+        """Show ``step`` for a while (the mouse is on its token); ``end_preview`` goes back."""
+        if self._covered is None:
+            self._covered = (
+                self._step,
+                self._candidates,
+                self._chosen,
+                self._entropy,
+                self._caption,
+                self._hint,
+            )
+        self._step, self._candidates, self._chosen, self._entropy, self._caption, self._hint = (
+            self._step_state(step, caption)
+        )
         self._changed()
+
+    def end_preview(self) -> None:
+        """Back to what the preview covered (updated meanwhile)."""
+        covered, self._covered = self._covered, None
+        if covered is not None:
+            self._show(covered)
 
     def _changed(self) -> None:
         self._text = self.rendered_text()  # built once per update, drawn by render_line

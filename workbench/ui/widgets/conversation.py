@@ -1,8 +1,11 @@
 """The conversation: one MessageView per turn of the active branch, and a token cursor.
 
-While a reply streams it is shown as plain text (cheap to update ~20 times a second); a
-finished reply is rendered as Markdown once. The heat map and the token cursor show a reply
-token by token.
+One rule for how a reply looks, whether it is streaming, finished or resumed from a saved
+session: the text exactly as the model wrote it, token by token (a click or a hover on a token
+shows its candidates). ``m`` turns on the Markdown view, which renders finished and resumed
+replies as Markdown (a streaming reply stays plain text until it ends: re-rendering Markdown
+~20 times a second falls behind). Completion mode is never Markdown: the prompt and its
+continuations are one plain running document (DocumentView).
 """
 
 from __future__ import annotations
@@ -82,11 +85,16 @@ class MessageView(Widget):
         heatmap: bool = False,
         branch: tuple[int, int] = (1, 1),
         titles: dict[str, str] = ROLE_TITLES,
+        markdown: bool = False,
+        document: bool = False,
     ) -> None:
         super().__init__(classes=turn.role)
         self.turn = turn
         self.titles = titles
         self.heatmap = heatmap
+        self.markdown = markdown  # finished replies as Markdown (the ``m`` view)
+        self.document = document  # completion mode: hidden, shown by the conversation's DocumentView
+        self.display = not document
         self.branch = branch
         self.cursor: int | None = None
         self.forks: dict[int, list[int]] = {}  # token index -> sibling branches parting there
@@ -96,18 +104,20 @@ class MessageView(Widget):
         self._markdown_round = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(self._header(), classes="message-header")
+        yield Static(self.header(), classes="message-header")
         yield Static(self._body_text(), classes="message-body")
         yield StreamingText(classes="message-stream")
         yield Markdown("", classes="message-markdown")
         yield Static("", classes="error-note")
 
     def on_mount(self) -> None:
-        self.refresh_body()
+        # (``is_mounted`` turns true only after the Mount handlers: refresh_body would skip)
+        with contextlib.suppress(NoMatches):  # removed again at once (another branch shown)
+            self._render_body()
 
     # --- content ------------------------------------------------------------------
 
-    def _header(self) -> Text:
+    def header(self) -> Text:
         turn = self.turn
         text = Text(self.titles.get(turn.role, turn.role), Style(bold=True))
         position, count = self.branch
@@ -139,15 +149,13 @@ class MessageView(Widget):
         if paused != self.paused:
             self.paused = paused
             with contextlib.suppress(NoMatches):  # (not composed yet: compose shows it)
-                self.query_one(".message-header", Static).update(self._header())
+                self.query_one(".message-header", Static).update(self.header())
+            self._refresh_document()
 
     def _body_text(self) -> Text:
+        """The turn as plain text: a reply token by token (each token findable by the mouse)."""
         turn = self.turn
-        if (
-            turn.is_reply
-            and turn.steps
-            and (self.heatmap or self.cursor is not None or turn.status == "streaming")
-        ):
+        if turn.is_reply and turn.steps:
             return render_steps(
                 turn.steps,
                 self.heatmap,
@@ -156,6 +164,7 @@ class MessageView(Widget):
                 palette=heat_palette(self),
                 marks=frozenset(self.forks),
                 mark=self.mark,
+                turn_id=turn.id,
             )
         return Text(safe_text(turn.content))
 
@@ -163,18 +172,37 @@ class MessageView(Widget):
     def token_mode(self) -> bool:
         """Plain text/tokens rather than Markdown."""
         turn = self.turn
-        return not turn.is_reply or turn.status == "streaming" or self.heatmap or self.cursor is not None
+        return (
+            not self.markdown
+            or not turn.is_reply
+            or turn.status == "streaming"
+            or self.heatmap
+            or self.cursor is not None
+        )
 
     @property
     def streaming_plain(self) -> bool:
         """A reply streaming with no heat map and no cursor: shown by the cheap StreamingText."""
-        return self.turn.status == "streaming" and not self.heatmap and self.cursor is None
+        return (
+            not self.document and self.turn.status == "streaming" and not self.heatmap and self.cursor is None
+        )
+
+    def _refresh_document(self) -> None:
+        if self.document and isinstance(self.parent, ConversationView):
+            self.parent.refresh_document()
 
     def refresh_body(self) -> None:
         """Re-render after the turn, the heat map or the cursor changed."""
-        if not self.is_mounted:
+        if self.document:
+            self._refresh_document()
+        elif self.is_mounted:
+            self._render_body()
+
+    def _render_body(self) -> None:
+        if self.document:
+            self._refresh_document()
             return
-        self.query_one(".message-header", Static).update(self._header())
+        self.query_one(".message-header", Static).update(self.header())
         body = self.query_one(".message-body", Static)
         stream = self.query_one(".message-stream", StreamingText)
         markdown = self.query_one(".message-markdown", Markdown)
@@ -230,6 +258,9 @@ class MessageView(Widget):
 
     def append_steps(self, steps: list[TokenStep]) -> None:
         """Streaming: the reply grew (the steps are already on the turn)."""
+        if self.document:
+            self._refresh_document()
+            return
         try:
             if self.streaming_plain:
                 stream = self.query_one(".message-stream", StreamingText)
@@ -245,6 +276,9 @@ class MessageView(Widget):
 
     def end_row(self) -> tuple[Widget, int]:
         """A widget and how many of its rows hold text: what to follow to see the reply's end."""
+        if self.document and isinstance(self.parent, ConversationView):
+            document = self.parent.document
+            return document, document.outer_size.height
         if self.streaming_plain:
             try:
                 stream = self.query_one(".message-stream", StreamingText)
@@ -332,6 +366,36 @@ class MoreBelow(Static):
             self.parent.action_scroll_to_end()
 
 
+class DocumentView(Widget):
+    """Completion mode: the prompt and its continuations as one plain running text (no
+    Markdown, no blocks: a continuation goes on from the last character before it), with a
+    status line under it. The MessageViews stay mounted but hidden: they keep each turn's
+    token cursor, and this renders them all."""
+
+    DEFAULT_CSS = """
+    DocumentView { height: auto; padding: 0 1; display: none; }
+    DocumentView .document-text { height: auto; }
+    DocumentView .document-status { height: 1; color: $text-muted; }
+    """
+    PROMPT_STYLE = Style(bold=True)  # the user's text; continuations are the model's
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="document-text")
+        yield Static("", classes="document-status")
+
+    def show(self, views: list[MessageView]) -> None:
+        text = Text()
+        for view in views:
+            turn = view.turn
+            if turn.is_reply and turn.steps:
+                text.append_text(view._body_text())
+            else:
+                text.append(safe_text(turn.content), None if turn.is_reply else self.PROMPT_STYLE)
+        with contextlib.suppress(NoMatches):
+            self.query_one(".document-text", Static).update(text)
+            self.query_one(".document-status", Static).update(views[-1].header() if views else "")
+
+
 class ConversationView(CopyActions, VerticalScroll, can_focus=True):
     """Focus it to move a cursor over the tokens of the replies; v, y and Y copy parts of them."""
 
@@ -351,6 +415,7 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         Binding("y", "copy_selection", "Copy"),
         Binding("Y", "copy_code_block", "Copy code block", show=False),
         Binding("v", "toggle_mark", "Mark tokens (move, then y)", show=False),
+        Binding("m", "toggle_markdown", "Markdown"),
         *[
             Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)
             for n in range(1, 10)
@@ -376,11 +441,23 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
             self.turn = turn
             self.step = step
 
+    class TokenHovered(Message):
+        """The mouse rests on a token of a reply (or left the tokens: step None)."""
+
+        def __init__(self, turn: Turn | None, step: TokenStep | None) -> None:
+            super().__init__()
+            self.turn = turn
+            self.step = step
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.heatmap = False
         self.titles = ROLE_TITLES
+        self.markdown = False  # the Markdown view of finished replies (m)
+        self.document_mode = False  # completion mode: one running document
         self._selected: MessageView | None = None
+        self._hovered: tuple[MessageView, int] | None = None
+        self._focus_from_token_click = False
         self.following = True  # keep the last reply's end in view (off while the user looks above)
         self._more = MoreBelow()
 
@@ -388,6 +465,7 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         yield HeatLegend(classes="heat-legend")
         yield self._more
         yield SystemPromptLine()
+        yield DocumentView()
         yield Static(
             Text("Type a message below and press Enter. Tab here to move a cursor over the reply's tokens."),
             classes="empty-hint",
@@ -408,6 +486,15 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
     def views(self) -> list[MessageView]:
         return list(self.query(MessageView))
 
+    @property
+    def document(self) -> DocumentView:
+        return self.query_one(DocumentView)
+
+    def refresh_document(self) -> None:
+        """Completion mode: re-render the running document from the (hidden) views."""
+        if self.document_mode:
+            self.document.show([v for v in self.query(MessageView) if not v._closing and not v._pruning])
+
     def view_for(self, turn_id: int) -> MessageView | None:
         for view in self.query(MessageView):
             if view.turn.id == turn_id:
@@ -417,21 +504,26 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
     def show_turns(self, turns: list[Turn], branches: dict[int, tuple[int, int]] | None = None) -> None:
         """Replace the content with these turns (a loaded session, a switched branch)."""
         self._selected = None
+        self._hover(None)
         for view in self.query(MessageView):
             view.remove()
         branches = branches or {}
         for turn in turns:
             if turn.role != "system":
-                self.mount(MessageView(turn, self.heatmap, branches.get(turn.id, (1, 1)), self.titles))
+                self.mount(self._new_view(turn, branches.get(turn.id, (1, 1))))
         self._update_hint()
+        self.refresh_document()
         self.action_scroll_to_end()
 
     def add_turn(self, turn: Turn, branch: tuple[int, int] = (1, 1)) -> MessageView:
-        view = MessageView(turn, self.heatmap, branch, self.titles)
+        view = self._new_view(turn, branch)
         self.mount(view)
         self._update_hint()
         self.action_scroll_to_end()
         return view
+
+    def _new_view(self, turn: Turn, branch: tuple[int, int]) -> MessageView:
+        return MessageView(turn, self.heatmap, branch, self.titles, self.markdown, self.document_mode)
 
     def follow(self, widget: Widget, rows: int) -> None:
         """Scroll just far enough that row ``rows - 1`` of ``widget`` (a descendant) is in view.
@@ -449,14 +541,24 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
 
     def _end_below(self) -> int:
         """Rows of the last reply's text below the window (0: its end is in view)."""
+        end = self._last_end()
+        if end is None:
+            return 0
+        top, rows = end
+        return max(0, top + rows - round(self.scroll_y) - self.scrollable_content_region.height)
+
+    def _last_end(self) -> tuple[int, int] | None:
+        """Where the last reply's text starts inside the scrolled content (independent of the
+        scroll position) and how many rows it fills; None without messages."""
         views = self.query(MessageView)
         if not views:
-            return 0
+            return None
+        if self.document_mode:
+            document = self.document
+            return document.virtual_region.y, document.outer_size.height
         last = views.last()
         widget, rows = last.end_row()
-        # offsets inside the scrolled content: independent of the scroll position
-        top = last.virtual_region.y + (widget.region.y - last.region.y)
-        return max(0, top + rows - round(self.scroll_y) - self.scrollable_content_region.height)
+        return last.virtual_region.y + (widget.region.y - last.region.y), rows
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -480,12 +582,60 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
 
     def focus_on_click(self) -> bool:
         """A click on "↓ more" scrolls; it does not focus the view (that would put the token
-        cursor on the reply and show it token by token)."""
+        cursor on the reply and show it token by token). A click on a token focuses the view
+        with the cursor on that token (``on_click``), not on the last one."""
         try:
             widget, _ = self.screen.get_widget_at(*self.app.mouse_position)
         except Exception:  # noqa: BLE001 - no widget there: the default
             return True
-        return not isinstance(widget, MoreBelow)
+        if isinstance(widget, MoreBelow):
+            return False
+        if not self.has_focus:
+            style = self.screen.get_style_at(*self.app.mouse_position)
+            self._focus_from_token_click = self._token_at(style) is not None
+        return True
+
+    # --- the mouse on tokens ------------------------------------------------------------
+    # Reply tokens carry {"turn": id, "token": index} as style meta (render_steps), which
+    # Textual puts on mouse events as ``event.style.meta``.
+
+    def _token_at(self, style: Style) -> tuple[MessageView, int] | None:
+        meta = style.meta
+        if "token" not in meta or "turn" not in meta:
+            return None
+        view = self.view_for(meta["turn"])
+        if view is None or not 0 <= meta["token"] < len(view.turn.steps):
+            return None
+        return view, meta["token"]
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        # On the press, not the click: focusing the view draws its left border, which moves
+        # the text two cells to the right before the button is released.
+        hit = self._token_at(event.style)
+        if hit is not None:
+            event.stop()
+            self._hovered = None  # a move on from here previews again
+            if not self.has_focus:
+                self.focus(scroll_visible=False)
+            self._select(*hit)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._hover(self._token_at(event.style))
+
+    def on_leave(self, event: events.Leave) -> None:
+        over = self.app.mouse_over
+        if over is None or (over is not self and self not in over.ancestors):
+            self._hover(None)
+
+    def _hover(self, hit: tuple[MessageView, int] | None) -> None:
+        if hit == self._hovered:
+            return
+        self._hovered = hit
+        if hit is None:
+            self.post_message(self.TokenHovered(None, None))
+        else:
+            view, index = hit
+            self.post_message(self.TokenHovered(view.turn, view.turn.steps[index]))
 
     def action_scroll_to_end(self) -> None:
         """Back to the end of the conversation, following it again."""
@@ -500,9 +650,10 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         if not views or views.last().streaming_plain is False:
             self.scroll_end(animate=False, immediate=True)
             return
-        last = views.last()
-        widget, rows = last.end_row()
-        top = last.virtual_region.y + (widget.region.y - last.region.y)
+        end = self._last_end()
+        if end is None:
+            return
+        top, rows = end
         target = max(0, top + rows - self.scrollable_content_region.height)
         self.scroll_to(y=target, animate=False, immediate=True)
 
@@ -510,9 +661,31 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         self.query_one(".empty-hint").display = not self.query(MessageView)
 
     def set_completion_mode(self, on: bool) -> None:
+        """Completion mode shows the turns as one running document (DocumentView)."""
         self.titles = COMPLETION_TITLES if on else ROLE_TITLES
+        self.document_mode = on
+        self.document.display = on
         for view in self.query(MessageView):
             view.titles = self.titles
+            view.document = on
+            view.display = not on
+            view.refresh_body()
+        self.refresh_document()
+
+    def action_toggle_markdown(self) -> None:
+        self.set_markdown(not self.markdown)
+        if self.document_mode:
+            self.notify("Completion mode shows plain text (the Markdown view is for chat mode).")
+        elif self.markdown:
+            self._select(None, None)  # the token cursor shows tokens: lift it to show the Markdown
+            self.notify("Markdown view: finished replies rendered as Markdown (← → show the tokens again).")
+        else:
+            self.notify("Plain view: replies exactly as the model wrote them.")
+
+    def set_markdown(self, on: bool) -> None:
+        self.markdown = on
+        for view in self.query(MessageView):
+            view.markdown = on
             view.refresh_body()
 
     def set_heatmap(self, on: bool) -> None:
@@ -545,11 +718,15 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
             view.cursor = max(0, min(cursor, len(view.turn.steps) - 1))
             view.add_class("selected")
             view.refresh_body()
-            self.scroll_to_widget(view, animate=False, top=False)
+            if not view.document:
+                self.scroll_to_widget(view, animate=False, top=False)
         turn, step = self.selected
         self.post_message(self.TokenSelected(turn, step))
 
     def on_focus(self, event: events.Focus) -> None:
+        if self._focus_from_token_click:
+            self._focus_from_token_click = False
+            return  # the click puts the cursor on its token
         if self._selected is None:
             replies = self._replies()
             if replies:

@@ -127,6 +127,7 @@ def render_steps(
     palette: HeatPalette = DEFAULT_PALETTE,
     marks: frozenset[int] = frozenset(),
     mark: int | None = None,
+    turn_id: int | None = None,
 ) -> Text:
     """The reply as text, one span per token; tokens in ``marks`` (forks) are underlined.
 
@@ -134,13 +135,15 @@ def render_steps(
 
     ``show_hidden`` (token-cursor mode) gives tokens with no text of their own (a byte that
     starts a character, the end-of-turn token) a visible stand-in so the cursor can rest on
-    them.
+    them. With ``turn_id`` each span carries ``{"turn": turn_id, "token": index}`` as style
+    meta: Textual hands it to mouse events (``event.style.meta``), so a click or a hover
+    finds its token.
     """
     text = Text()
     marked = range(-1) if mark is None or cursor is None else range(min(mark, cursor), max(mark, cursor) + 1)
     for index, step in enumerate(steps):
         piece = safe_text(step.text)
-        style = Style()
+        style = Style() if turn_id is None else Style(meta={"turn": turn_id, "token": index})
         if not piece and (show_hidden or index == cursor):
             piece = "▫" if not step.is_end else f"⟨{step.label}⟩"
             if not heatmap:  # dimmed text on a heat colour would fall below 4.5:1
