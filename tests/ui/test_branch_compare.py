@@ -41,7 +41,7 @@ async def test_the_fork_token_is_marked_and_the_chart_names_the_other_branch():
         original, branch = await make_branch(app, pilot)
         view = app.conversation_view.view_for(branch.id)
         assert view.forks == {FORK: [1]}
-        assert "fork at token 4" in view._header().plain
+        assert "fork at token 4" in view.header().plain
         app.conversation_view.focus()
         last = len(branch.steps) - 1
         assert last > FORK + 1
