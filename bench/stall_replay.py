@@ -162,7 +162,7 @@ class CallbackProfiler:
             finally:
                 prof.disable()
                 spent = time.thread_time() - start
-                if spent > profiler.limit:
+                if spent > profiler.limit and profiler.phase != "start":  # not the app's start-up
                     label = repr(getattr(handle._callback, "__self__", handle._callback))[:110]
                     profiler.kept.append((spent * 1000, profiler.phase, label, prof))
 
