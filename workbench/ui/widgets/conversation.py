@@ -28,6 +28,7 @@ from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
 from workbench.ui.widgets.conversation_copy import CopyActions
+from workbench.ui.widgets.markdown_parts import update_in_parts
 from workbench.ui.widgets.reply_stats import reply_stats_parts
 from workbench.ui.widgets.streaming_text import StreamingText
 from workbench.ui.widgets.token_render import DEFAULT_PALETTE, HeatPalette, render_steps
@@ -229,12 +230,13 @@ class MessageView(Widget):
     def _render_markdown(self, body: Static, stream: StreamingText, markdown: Markdown) -> None:
         """Render the finished reply as Markdown, showing its plain text until that is done.
 
-        Textual parses Markdown on a thread and mounts its blocks later: swapping at once
-        would leave the reply one header high for a few frames, and the conversation, clamped
-        to that, would stay scrolled up when the blocks arrive (the reply's end off-screen)."""
+        The Markdown's blocks are mounted over several frames, a few paragraphs at a time
+        (widgets/markdown_parts.py): swapping at once would leave the reply one header high
+        for a few frames, and the conversation, clamped to that, would stay scrolled up when
+        the blocks arrive (the reply's end off-screen)."""
         self._markdown_state = "pending"
         self._markdown_round += 1
-        update = markdown.update(safe_text(self.turn.content) or "_(empty reply)_")
+        update = update_in_parts(markdown, safe_text(self.turn.content) or "_(empty reply)_")
         if stream.display and stream.text:
             stream.fit()  # the streamed text stays until the Markdown is in
         else:
