@@ -9,6 +9,11 @@ A layout pass costs the whole screen's repaint (20-40 ms of the UI thread here, 
 the engine thread competes for the GIL: bench/ui.py), so rows are reserved a screen's height at
 a time: a 2,000-token reply is laid out a handful of times, not every few lines. The reserved
 rows are blank; the conversation follows :attr:`text_rows`, not the widget's height.
+
+A plain reply stays in this widget once it has finished (``fit`` gives the reserved rows back):
+re-rendering 2,000 tokens into a ``Static`` at that moment cost ~100 ms of the UI thread. So
+each token's cells carry ``{"turn": id, "token": index}`` as style meta, as ``render_steps``
+gives them, and the mouse finds tokens here too.
 """
 
 from __future__ import annotations
