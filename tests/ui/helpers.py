@@ -57,3 +57,19 @@ async def send(app, pilot: Pilot, text: str, timeout: float = 60) -> None:
         timeout,
         "reply",
     )
+
+
+def shown_text(view) -> str:
+    """The text a MessageView shows now (whichever of its widgets is on screen; not Markdown)."""
+    from textual.widgets import Markdown, Static
+
+    from workbench.ui.widgets.streaming_text import StreamingText
+
+    stream = view.query_one(".message-stream", StreamingText)
+    body = view.query_one(".message-body", Static)
+    markdown = view.query_one(".message-markdown", Markdown)
+    assert not markdown.display, "shown as Markdown"
+    if stream.display:
+        return stream.text
+    assert body.display
+    return str(body.render())

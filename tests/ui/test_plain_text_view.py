@@ -8,10 +8,11 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Markdown, Static
 
-from tests.ui.helpers import wait_until
+from tests.ui.helpers import shown_text, wait_until
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
-from workbench.ui.widgets.conversation import ConversationView, MessageView
+from workbench.ui.widgets import conversation as conversation_module
+from workbench.ui.widgets.conversation import ConversationView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 MARKDOWNISH = ["*", " The", " first", "\n", "*", " The", " second", "\n\n", "#", " Title"]
@@ -49,18 +50,6 @@ class ConversationApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(ConversationView).set_completion_mode(self.completion)
-
-
-def shown_text(view: MessageView) -> str:
-    """The text the reply shows now (whichever of its widgets is on screen)."""
-    stream = view.query_one(".message-stream", StreamingText)
-    body = view.query_one(".message-body", Static)
-    markdown = view.query_one(".message-markdown", Markdown)
-    assert not markdown.display, "shown as Markdown"
-    if stream.display:
-        return stream.text
-    assert body.display
-    return str(body.render())
 
 
 async def test_streaming_finished_and_resumed_replies_show_the_same_raw_text():
@@ -151,3 +140,81 @@ async def test_completion_mode_is_one_plain_running_document():
                     assert conversation.selected == (first, first.steps[1])
                     return
         raise AssertionError("token 1 of the first continuation is not on screen")
+
+
+async def test_finishing_a_plain_reply_renders_nothing_again(monkeypatch):
+    """The streamed text stays on screen when the reply ends: no render_steps of the whole
+    reply, no update of the body (a 2,000-token reply cost ~100 ms of the UI thread there)."""
+    rendered: list[int] = []
+    real = conversation_module.render_steps
+
+    def counting(steps, *args, **kwargs):
+        rendered.append(len(steps))
+        return real(steps, *args, **kwargs)
+
+    monkeypatch.setattr(conversation_module, "render_steps", counting)
+    user = Turn(1, "user", "List two things", None)
+    turn = reply(2, MARKDOWNISH[:3], 1, status="streaming")
+    app = ConversationApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversation = app.query_one(ConversationView)
+        conversation.add_turn(user)
+        conversation.blur()  # (the only focusable widget here: focus would put the cursor on)
+        view = conversation.add_turn(turn)
+        await pilot.pause()
+        more = steps(MARKDOWNISH, 0)[3:]
+        turn.steps.extend(more)
+        turn.content = RAW + " STOP"  # a stop string is cut from the content, not from the steps
+        view.append_steps(more)
+        await pilot.pause()
+        body = view.query_one(".message-body", Static)
+        updates: list[object] = []
+        monkeypatch.setattr(body, "update", lambda *args, **kwargs: updates.append(args))
+        turn.status = "complete"
+        turn.content = RAW
+        view.refresh_body()
+        await pilot.pause()
+        assert rendered == [] and updates == []
+        stream = view.query_one(".message-stream", StreamingText)
+        assert stream.display and not body.display
+        assert shown_text(view) == RAW
+        assert stream.size.height == stream.text_rows == 4, "the reserved rows are given back"
+
+
+class HoverApp(ConversationApp):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hovered: list[object] = []
+
+    def on_conversation_view_token_hovered(self, message: ConversationView.TokenHovered) -> None:
+        self.hovered.append(message.step)
+
+
+async def test_the_mouse_finds_the_tokens_of_a_streaming_reply():
+    user = Turn(1, "user", "List two things", None)
+    turn = reply(2, MARKDOWNISH[:2], 1, status="streaming")
+    app = HoverApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversation = app.query_one(ConversationView)
+        conversation.add_turn(user)
+        conversation.blur()
+        view = conversation.add_turn(turn)
+        await pilot.pause()
+        more = steps(MARKDOWNISH, 0)[2:]
+        turn.steps.extend(more)
+        view.append_steps(more)  # " first" on the first line, " second" on the second
+        await pilot.pause()
+
+        def cell(index: int) -> tuple[int, int]:
+            for y in range(view.region.y, view.region.bottom):
+                for x in range(view.region.x, view.region.right):
+                    meta = app.screen.get_style_at(x, y).meta
+                    if meta.get("turn") == 2 and meta.get("token") == index:
+                        return x, y
+            raise AssertionError(f"token {index} is not on screen")
+
+        assert cell(2)[1] + 1 == cell(6)[1]  # (after a newline: the next row)
+        await pilot.hover(offset=cell(6))
+        await wait_until(pilot, lambda: turn.steps[6] in app.hovered, what="the hover")
+        await pilot.click(offset=cell(2))
+        await wait_until(pilot, lambda: conversation.selected == (turn, turn.steps[2]), what="the click")

@@ -16,7 +16,7 @@ from textual import events
 from textual.widgets import Markdown
 
 from tests.models import tiny_loaded
-from tests.ui.helpers import greedy_config, start_with_model, wait_until
+from tests.ui.helpers import greedy_config, shown_text, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.widgets.conversation import MessageView
 
@@ -139,8 +139,9 @@ async def test_a_finished_long_reply_ends_in_view_as_plain_text(wordy_tokens, si
     async with app.run_test(size=size) as pilot:
         await _start_long_reply(app, pilot, 2)
         await wait_until(pilot, lambda: not app.generating, what="the reply to finish")
-        body = _last_view(app).query_one(".message-body")
-        await wait_until(pilot, lambda: body.display, what="the finished text")
+        view, turn = _last_view(app), app.conversation.last("assistant")
+        text = "".join(step.text for step in turn.steps)
+        await wait_until(pilot, lambda: shown_text(view) == text, what="the finished text")
         await _settle(pilot)
         assert _last_view(app).end_row()[1] > app.conversation_view.size.height + 8
         assert _end_in_view(app)

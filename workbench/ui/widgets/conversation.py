@@ -106,7 +106,7 @@ class MessageView(Widget):
 
     def compose(self) -> ComposeResult:
         yield Static(self.header(), classes="message-header")
-        yield Static(self._body_text(), classes="message-body")
+        yield Static(classes="message-body")  # (filled on mount: a plain reply never needs it)
         yield StreamingText(classes="message-stream")
         yield Markdown("", classes="message-markdown")
         yield Static("", classes="error-note")
@@ -182,11 +182,25 @@ class MessageView(Widget):
         )
 
     @property
-    def streaming_plain(self) -> bool:
-        """A reply streaming with no heat map and no cursor: shown by the cheap StreamingText."""
+    def plain(self) -> bool:
+        """A reply shown as its tokens' text with nothing drawn over them (no heat map, cursor,
+        fork or copy marks, not Markdown): shown by the cheap StreamingText, streaming or not,
+        so that finishing a reply re-renders nothing."""
+        turn = self.turn
         return (
-            not self.document and self.turn.status == "streaming" and not self.heatmap and self.cursor is None
+            turn.is_reply
+            and not self.document
+            and not self.heatmap
+            and self.cursor is None
+            and self.mark is None
+            and not self.forks
+            and (turn.status == "streaming" or (bool(turn.steps) and not self.markdown))
         )
+
+    @property
+    def streaming_plain(self) -> bool:
+        """A plain reply still streaming (its StreamingText keeps rows in reserve below)."""
+        return self.turn.status == "streaming" and self.plain
 
     def _refresh_document(self) -> None:
         if self.document and isinstance(self.parent, ConversationView):
@@ -207,11 +221,11 @@ class MessageView(Widget):
         body = self.query_one(".message-body", Static)
         stream = self.query_one(".message-stream", StreamingText)
         markdown = self.query_one(".message-markdown", Markdown)
-        if self.streaming_plain:
-            if stream.text != self.turn.content:  # e.g. a branch that starts with an earlier reply's tokens
-                stream.clear()
-                stream.append(self.turn.content)
+        if self.plain:
+            self._fill_stream(stream)
             body.display, stream.display, markdown.display = False, True, False
+            if self.turn.status != "streaming":
+                stream.fit()
             self._markdown_state = None
         elif self.token_mode:
             body.update(self._body_text())
@@ -221,11 +235,20 @@ class MessageView(Widget):
             self._render_markdown(body, stream, markdown)
         elif self._markdown_state == "ready":
             body.display, stream.display, markdown.display = False, False, True
-        if self.turn.status != "streaming" and stream.text and not stream.display:
-            stream.clear()
         note = self.query_one(".error-note", Static)
         note.update(Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else "")
         note.display = bool(self.turn.error)
+
+    def _fill_stream(self, stream: StreamingText) -> None:
+        """Bring the StreamingText up to the turn's steps (their text, as render_steps shows:
+        ``turn.content`` may differ, e.g. a stop string is cut from it)."""
+        turn = self.turn
+        if stream.turn_id != turn.id or stream.token_count > len(turn.steps):
+            stream.clear()
+            stream.turn_id = turn.id
+        start = stream.token_count
+        if start < len(turn.steps):
+            stream.append_tokens([(step.text, start + n) for n, step in enumerate(turn.steps[start:])])
 
     def _render_markdown(self, body: Static, stream: StreamingText, markdown: Markdown) -> None:
         """Render the finished reply as Markdown, showing its plain text until that is done.
@@ -264,12 +287,12 @@ class MessageView(Widget):
             self._refresh_document()
             return
         try:
-            if self.streaming_plain:
+            if self.plain:
                 stream = self.query_one(".message-stream", StreamingText)
                 if not stream.display:
                     self.refresh_body()
                     return
-                stream.append("".join(step.text for step in steps))
+                self._fill_stream(stream)  # (the steps are on the turn already)
                 return
             body = self.query_one(".message-body", Static)
         except NoMatches:

@@ -9,11 +9,20 @@ A layout pass costs the whole screen's repaint (20-40 ms of the UI thread here, 
 the engine thread competes for the GIL: bench/ui.py), so rows are reserved a screen's height at
 a time: a 2,000-token reply is laid out a handful of times, not every few lines. The reserved
 rows are blank; the conversation follows :attr:`text_rows`, not the widget's height.
+
+A plain reply stays in this widget once it has finished (``fit`` gives the reserved rows back):
+re-rendering 2,000 tokens into a ``Static`` at that moment cost ~100 ms of the UI thread. So
+each token's cells carry ``{"turn": id, "token": index}`` as style meta, as ``render_steps``
+gives them, and the mouse finds tokens here too.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
+from collections.abc import Sequence
+from typing import Any
+
+from rich.style import Style
+from rich.text import Span, Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -28,7 +37,11 @@ class StreamingText(Widget, can_focus=False):
 
     def __init__(self, text: str = "", *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
+        self.turn_id: int | None = None  # with it, each token's text carries its meta (the mouse)
         self._paragraphs: list[str] = [""]
+        self._spans: list[list[tuple[int, int, int]]] = [[]]  # per paragraph: (start, end, token)
+        self._styles: dict[int, Style] = {}  # token index -> its meta style (made once)
+        self._tokens = 0
         self._rows: list[Strip] = []  # wrapped rows of all paragraphs but the last
         self._last_rows: list[Strip] = []  # wrapped rows of the last paragraph
         self._width = 0
@@ -45,53 +58,97 @@ class StreamingText(Widget, can_focus=False):
     def text(self) -> str:
         return "\n".join(self._paragraphs)
 
+    @property
+    def token_count(self) -> int:
+        """How many tokens :meth:`append_tokens` has added."""
+        return self._tokens
+
     def clear(self) -> None:
-        self._paragraphs, self._rows, self._last_rows, self._reserved = [""], [], [], 0
+        self._paragraphs, self._spans, self._styles, self._tokens = [""], [[]], {}, 0
+        self._rows, self._last_rows, self._reserved = [], [], 0
         self.refresh(layout=True)
 
     def append(self, text: str) -> bool:
-        """Add text (untrusted: control characters are made visible first).
+        """Add text that is no token (untrusted: control characters are made visible first).
 
         Returns True when the widget asked for more rows (a layout pass).
         """
-        if not text:
+        return self._add([(text, None)])
+
+    def append_tokens(self, pieces: Sequence[tuple[str, int]]) -> bool:
+        """Add tokens as (text, token index): with :attr:`turn_id` set, each token's cells
+        carry ``{"turn": turn_id, "token": index}`` as style meta, as ``render_steps`` does.
+
+        Returns True when the widget asked for more rows (a layout pass).
+        """
+        self._tokens += len(pieces)
+        return self._add(pieces)
+
+    def _add(self, pieces: Sequence[tuple[str, int | None]]) -> bool:
+        open_paragraph = len(self._paragraphs) - 1
+        paragraphs, spans = self._paragraphs, self._spans
+        added = False
+        for text, index in pieces:
+            if not text:
+                continue  # (a token with no text of its own: the end of the turn)
+            added = True
+            for n, part in enumerate(safe_text(text).split("\n")):  # (safe_text keeps newlines)
+                if n:
+                    paragraphs.append("")
+                    spans.append([])
+                if part:
+                    start = len(paragraphs[-1])
+                    paragraphs[-1] += part
+                    if index is not None:
+                        spans[-1].append((start, start + len(part), index))
+        closed = len(paragraphs) - 1 - open_paragraph
+        if not added:
             return False
-        first, *rest = safe_text(text).split("\n")
-        self._paragraphs[-1] += first
-        if rest and self._width:
-            # the last paragraph is complete: keep its rows for good
-            self._rows.extend(self._wrap(self._paragraphs[-1]))
-            for paragraph in rest[:-1]:
-                self._rows.extend(self._wrap(paragraph))
-        elif rest:
+        if closed and self._width:
+            # those paragraphs are complete: keep their rows for good
+            for number in range(open_paragraph, len(paragraphs) - 1):
+                self._rows.extend(self._wrap(number))
+        elif closed:
             self._rows = []  # not measured yet: everything is wrapped on the first paint
-        self._paragraphs.extend(rest)
         if self._width:
-            self._last_rows = self._wrap(self._paragraphs[-1])
+            self._last_rows = self._wrap(len(paragraphs) - 1)
         rows = len(self._rows) + len(self._last_rows)
         if not self._width or rows > self._reserved:
             self._reserved = rows + max(MIN_RESERVE_ROWS, self.app.size.height)
             self.refresh(layout=True)
             return True
-        if rest:
+        if closed:
             self.refresh()  # paragraphs moved: repaint it all (a newline is rare)
         else:
             # only the last paragraph grew: repaint its rows
             self.refresh(Region(0, len(self._rows), self.size.width, len(self._last_rows)))
         return False
 
-    def _wrap(self, paragraph: str) -> list[Strip]:
+    def _style(self, index: int) -> Style:
+        style = self._styles.get(index)
+        if style is None:
+            style = self._styles[index] = Style(meta={"turn": self.turn_id, "token": index})
+        return style
+
+    def _wrap(self, number: int) -> list[Strip]:
         console = self.app.console
         base = self.rich_style
-        lines = Text(paragraph, style=base, end="").wrap(console, self._width) if paragraph else [Text("")]
+        paragraph = self._paragraphs[number]
+        if not paragraph:
+            lines: Any = [Text("")]
+        else:
+            spans = []
+            if self.turn_id is not None:
+                spans = [Span(start, end, self._style(index)) for start, end, index in self._spans[number]]
+            lines = Text(paragraph, style=base, end="", spans=spans).wrap(console, self._width)
         return [
             Strip(line.render(console), line.cell_len).crop_extend(0, self._width, base) for line in lines
         ]
 
     def _rewrap(self, width: int) -> None:
         self._width = width
-        self._rows = [row for paragraph in self._paragraphs[:-1] for row in self._wrap(paragraph)]
-        self._last_rows = self._wrap(self._paragraphs[-1])
+        self._rows = [row for number in range(len(self._paragraphs) - 1) for row in self._wrap(number)]
+        self._last_rows = self._wrap(len(self._paragraphs) - 1)
         self._reserved = max(self._reserved, len(self._rows) + len(self._last_rows))
 
     def on_resize(self) -> None:
@@ -117,5 +174,6 @@ class StreamingText(Widget, can_focus=False):
 
     def fit(self) -> None:
         """Give back the reserved rows (when the text has stopped growing)."""
-        self._reserved = 0
-        self.refresh(layout=True)
+        if self._reserved:
+            self._reserved = 0
+            self.refresh(layout=True)
