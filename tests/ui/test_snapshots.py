@@ -26,6 +26,8 @@ def freeze(app: WorkbenchApp) -> None:
     for view in app.conversation_view.views():
         if view.turn.stats.get("tokens_per_second"):
             view.turn.stats["tokens_per_second"] = 12.3
+        if view.turn.stats.get("first_token_seconds") is not None:
+            view.turn.stats["first_token_seconds"] = 0.045
         view.refresh_body()
 
 
@@ -174,6 +176,8 @@ def test_chart_while_streaming(snap_compare, held_sampler, size):
         await pilot.press("enter")
         await wait_until(pilot, held_sampler.held.is_set, what="the engine to hold")
         await wait_until(pilot, lambda: app.reply is not None and len(app.reply.turn.steps) == 8)
+        # the message box keeps the focus while a reply streams (its cursor is in the picture)
+        await wait_until(pilot, lambda: app.chat_input.has_focus, what="the message box's focus")
         freeze(app)
         await pilot.pause()
 
@@ -203,6 +207,8 @@ def test_chart_paused_in_step_mode(snap_compare, size):
             )
             if count < 3:
                 await pilot.press("space")
+        # a waiting token gives the chart the focus (the message box's cursor goes)
+        await wait_until(pilot, lambda: app.chart.has_focus, what="the chart's focus")
         freeze(app)
         await pilot.pause()
 

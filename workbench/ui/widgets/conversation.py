@@ -151,6 +151,8 @@ class MessageView(Widget):
             self.paused = paused
             with contextlib.suppress(NoMatches):  # (not composed yet: compose shows it)
                 self.query_one(".message-header", Static).update(self.header())
+                if paused:  # it stops growing while the user chooses: no blank rows held below it
+                    self.query_one(".message-stream", StreamingText).fit()
             self._refresh_document()
 
     def _body_text(self) -> Text:
