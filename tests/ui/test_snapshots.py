@@ -21,7 +21,9 @@ def freeze(app: WorkbenchApp) -> None:
         widget.cursor_blink = False
     for widget in app.query("TextArea"):
         widget.cursor_blink = False
-    if app.status.info.tokens_per_second is not None:
+    if app.status.info.tokens_per_second is not None or app.generating:
+        # a streaming reply's rate appears once the app has measured one: whether it has by
+        # the time of the picture depends on the machine's speed
         app.status.update_info(tokens_per_second=12.3)
     for view in app.conversation_view.views():
         if view.turn.stats.get("tokens_per_second"):

@@ -114,7 +114,10 @@ class StreamingText(Widget, can_focus=False):
             self._last_rows = self._wrap(len(paragraphs) - 1)
         rows = len(self._rows) + len(self._last_rows)
         if not self._width or rows > self._reserved:
-            self._reserved = rows + max(MIN_RESERVE_ROWS, self.app.size.height)
+            # whole blocks of a screen's height: the height then depends on the rows alone,
+            # not on how the tokens happened to be batched into appends
+            block = max(MIN_RESERVE_ROWS, self.app.size.height)
+            self._reserved = (rows // block + 1) * block
             self.refresh(layout=True)
             return True
         if closed:
