@@ -93,7 +93,7 @@ async def test_a_finished_long_reply_is_mounted_a_few_blocks_at_a_time(monkeypat
     app = OneReply()
     async with app.run_test(size=(100, 40)) as pilot:
         turn = Turn(2, "assistant", DOCUMENT, parent=1, status="complete")
-        view = MessageView(turn)
+        view = MessageView(turn, markdown=True)  # the Markdown view (m) is on
         await app.query_one("#box").mount(view)
         view.refresh_body()  # as the app does after mounting a turn
         markdown = view.query_one(".message-markdown", Markdown)
