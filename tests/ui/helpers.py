@@ -73,3 +73,18 @@ def shown_text(view) -> str:
         return stream.text
     assert body.display
     return str(body.render())
+
+
+async def paused(app, pilot, count: int) -> None:
+    """Wait until the reply has ``count`` tokens and the next one is waiting for a decision."""
+    await wait_until(
+        pilot,
+        lambda: (
+            app._chooser is not None
+            and app._chooser.waiting is not None
+            and app.reply is not None
+            and len(app.reply.turn.steps) == count
+            and not app.reply.pending
+        ),
+        what=f"pause after {count} tokens",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.models import tiny_loaded
-from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
+from tests.ui.helpers import greedy_config, paused, send, start_with_model, wait_until
 from workbench.config import Config, UiSettings
 from workbench.engine.settings import LoadSettings, SamplingSettings
 from workbench.ui.app import WorkbenchApp
@@ -18,21 +18,6 @@ def sampling_config(max_new_tokens: int = 12) -> Config:
             temperature=1.0, top_k=20, top_p=1.0, min_p=0.0, seed=11, max_new_tokens=max_new_tokens
         ),
         UiSettings(),
-    )
-
-
-async def paused(app, pilot, count: int) -> None:
-    """Wait until the reply has ``count`` tokens and the next one is waiting for a decision."""
-    await wait_until(
-        pilot,
-        lambda: (
-            app._chooser is not None
-            and app._chooser.waiting is not None
-            and app.reply is not None
-            and len(app.reply.turn.steps) == count
-            and not app.reply.pending
-        ),
-        what=f"pause after {count} tokens",
     )
 
 

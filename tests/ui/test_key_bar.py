@@ -7,8 +7,7 @@ from __future__ import annotations
 from textual import events
 
 from tests.models import tiny_loaded
-from tests.ui.helpers import greedy_config, start_with_model, wait_until
-from tests.ui.test_app_stepping import paused
+from tests.ui.helpers import greedy_config, paused, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.keys import HINTS, hints_for, key_name
 from workbench.ui.widgets.key_bar import KeyBar

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.models import tiny_loaded
-from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
+from tests.ui.helpers import greedy_config, paused, send, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
 
 
@@ -196,17 +196,7 @@ def test_chart_paused_in_step_mode(snap_compare, size):
         app.chat_input.value = "What is a token?"
         await pilot.press("enter")
         for count in range(4):
-            await wait_until(
-                pilot,
-                lambda n=count: (
-                    app._chooser is not None
-                    and app._chooser.waiting is not None
-                    and app.reply is not None
-                    and len(app.reply.turn.steps) == n
-                    and not app.reply.pending
-                ),
-                what=f"pause after {count} tokens",
-            )
+            await paused(app, pilot, count)
             if count < 3:
                 await pilot.press("space")
         # a waiting token gives the chart the focus (the message box's cursor goes)

@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from tests.models import tiny_loaded
-from tests.ui.helpers import start_with_model, wait_until
-from tests.ui.test_app_stepping import paused, sampling_config
+from tests.ui.helpers import paused, start_with_model, wait_until
+from tests.ui.test_app_stepping import sampling_config
 from workbench.ui.app import WorkbenchApp
 
 
