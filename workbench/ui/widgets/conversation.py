@@ -28,44 +28,16 @@ from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.safetext import safe_line, safe_text
 from workbench.ui.widgets.conversation_copy import CopyActions
+from workbench.ui.widgets.heat_legend import HeatLegend, heat_palette
 from workbench.ui.widgets.markdown_parts import update_in_parts
 from workbench.ui.widgets.reply_stats import reply_stats_parts
 from workbench.ui.widgets.streaming_text import StreamingText
-from workbench.ui.widgets.token_render import DEFAULT_PALETTE, HeatPalette, render_steps
+from workbench.ui.widgets.system_prompt_line import SystemPromptLine
+from workbench.ui.widgets.token_render import render_steps
 
 ROLE_TITLES = {"user": "You", "assistant": "Model", "system": "System"}
 COMPLETION_TITLES = {"user": "Text", "assistant": "Continuation", "system": "System"}
 STATUS_NOTES = {"stopped": "stopped", "error": "failed", "streaming": "generating…"}
-
-_palettes: dict[tuple[str, int], HeatPalette] = {}
-
-
-def heat_palette(widget: Widget) -> HeatPalette:
-    """The heat map's colours for the app's current theme (computed once per theme)."""
-    try:
-        app = widget.app
-        theme = app.current_theme
-    except Exception:  # not mounted in an app
-        return DEFAULT_PALETTE
-    key = (theme.name, id(theme))
-    palette = _palettes.get(key)
-    if palette is None:
-        palette = _palettes[key] = HeatPalette.from_variables(app.get_css_variables())
-    return palette
-
-
-class HeatLegend(Static):
-    """What the heat map's colours mean; shown while the heat map is on."""
-
-    DEFAULT_CSS = """
-    HeatLegend { dock: top; height: auto; display: none; background: $background; }
-    HeatLegend.-on { display: block; }
-    """
-
-    def show(self, on: bool) -> None:
-        self.set_class(on, "-on")
-        if on:
-            self.update(heat_palette(self).legend())
 
 
 class MessageView(Widget):
@@ -314,70 +286,6 @@ class MessageView(Widget):
             except NoMatches:
                 pass
         return self, self.outer_size.height
-
-
-class SystemPromptLine(Static):
-    """The system prompt in effect, first in the chat: one line that expands (click it, or
-    press s in the conversation) to the whole text and what the chat template did with it."""
-
-    DEFAULT_CSS = """
-    SystemPromptLine {
-        height: auto; padding: 0 1; margin: 0 0 1 0; color: $text-muted;
-        text-wrap: nowrap; text-overflow: ellipsis;
-    }
-    SystemPromptLine:hover { background: $boost; }
-    SystemPromptLine.-expanded { text-wrap: wrap; border-left: thick $warning 50%; }
-    """
-    SHORT_TEXT = 40  # collapsed, with a notice after it: the text is cut here so the notice shows
-
-    def __init__(self) -> None:
-        super().__init__("", classes="system-line")
-        self.system_text = ""
-        self.notice: str | None = None
-        self.from_template = False  # the chat template's own default, not the user's
-        self.expanded = False
-        self.display = False
-
-    def set_system(self, text: str, notice: str | None = None, from_template: bool = False) -> None:
-        """Show ``text`` (empty: none) and the notice about it; hidden when there is neither."""
-        if (text, notice, from_template) == (self.system_text, self.notice, self.from_template):
-            return
-        self.system_text, self.notice, self.from_template = text, notice, from_template
-        self.display = bool(text.strip() or notice)
-        self.update(self.body_text())
-
-    def toggle(self) -> None:
-        self.expanded = not self.expanded
-        self.set_class(self.expanded, "-expanded")
-        self.update(self.body_text())
-
-    def on_click(self, event: events.Click) -> None:
-        event.stop()
-        self.toggle()
-
-    def body_text(self) -> Text:
-        title = "System (template default)" if self.from_template else "System"
-        warn = Style(color="yellow")
-        text = self.system_text.strip()
-        if not self.expanded:
-            line = Text()  # one line: the CSS cuts it with an ellipsis
-            line.append(f"▸ {title}: ", Style(bold=True))
-            first = safe_line(text.splitlines()[0]) if text else "none"
-            if self.notice and len(first) > self.SHORT_TEXT:
-                first = first[: self.SHORT_TEXT - 1] + "…"
-            line.append(first, Style(italic=not text))
-            if text and "\n" in text:
-                line.append(" …", Style(dim=True))
-            if self.notice:
-                line.append(f"  ⚠ {safe_line(self.notice)}", warn)
-            return line
-        out = Text()
-        out.append(f"▾ {title}", Style(bold=True))
-        out.append("  (click or s folds it)\n", Style(dim=True))
-        out.append(safe_text(text) if text else "none", Style(italic=not text))
-        if self.notice:
-            out.append(f"\n⚠ {safe_line(self.notice)}", warn)
-        return out
 
 
 class MoreBelow(Static):
