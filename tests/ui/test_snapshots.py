@@ -25,6 +25,9 @@ def freeze(app: WorkbenchApp) -> None:
         # a streaming reply's rate appears once the app has measured one: whether it has by
         # the time of the picture depends on the machine's speed
         app.status.update_info(tokens_per_second=12.3)
+    if app.generating and app.reply is not None:
+        # the status line catches up with the reply at most twice a second: show where it is
+        app.status.update_info(context_used=app._prompt_tokens + len(app.reply.turn.steps))
     for view in app.conversation_view.views():
         if view.turn.stats.get("tokens_per_second"):
             view.turn.stats["tokens_per_second"] = 12.3
