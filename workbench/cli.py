@@ -115,7 +115,10 @@ def _server_options(probs: bool = False) -> argparse.ArgumentParser:
         "then OPENAI_API_KEY",
     )
     group.add_argument(
-        "--server-model", metavar="NAME", default=None, help="the server's model (default: the first of /v1/models)"
+        "--server-model",
+        metavar="NAME",
+        default=None,
+        help="the server's model (default: the first of /v1/models)",
     )
     if probs:
         group.add_argument(

@@ -15,6 +15,7 @@ Every request is kept in ``requests`` (method, path, headers, body) for the test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -58,7 +59,7 @@ class ReplayServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()
@@ -79,6 +80,7 @@ class ReplayServer:
                 if ex["method"] == method
                 and ex["path"] == path
                 and all(isinstance(body, dict) and body.get(k) == v for k, v in ex.get("match", {}).items())
+                and _same_request(ex.get("request"), body)
             ]
             if not candidates:
                 return None
@@ -118,10 +120,14 @@ class ReplayServer:
             return
         self._send(handler, status, ex.get("json", {}), headers)
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, handler: BaseHTTPRequestHandler, status: int, data: Any, headers: dict[str, str] | None = None
+    ) -> None:
         self._send_raw(handler, status, json.dumps(data).encode(), headers)
 
-    def _send_raw(self, handler: BaseHTTPRequestHandler, status: int, raw: bytes, headers: dict[str, str] | None) -> None:
+    def _send_raw(
+        self, handler: BaseHTTPRequestHandler, status: int, raw: bytes, headers: dict[str, str] | None
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(raw)))
@@ -147,13 +153,14 @@ class ReplayServer:
         for key, value in headers.items():
             handler.send_header(key, value)
         handler.end_headers()
-        try:
+        # the client may close the stream early (a cancelled reply, or one it finished reading)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._write_events(handler, events, cut_after)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client closed the stream early (a cancelled reply, or one it finished reading)
         handler.close_connection = True
 
-    def _write_events(self, handler: BaseHTTPRequestHandler, events: list[str], cut_after: int | None) -> None:
+    def _write_events(
+        self, handler: BaseHTTPRequestHandler, events: list[str], cut_after: int | None
+    ) -> None:
         for n, event in enumerate(events):
             if cut_after is not None and n >= cut_after:
                 handler.wfile.flush()
@@ -165,6 +172,28 @@ class ReplayServer:
             handler.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
             handler.wfile.flush()
         handler.wfile.write(b"0\r\n\r\n")
+
+
+# What makes two requests the same question (a recorded request may differ in field order or in
+# fields that do not change the answer's shape).
+_MATCH_KEYS = (
+    "messages",
+    "prompt",
+    "content",
+    "tokens",
+    "stream",
+    "post_sampling_probs",
+    "max_tokens",
+    "n_probs",
+)
+
+
+def _same_request(recorded: Any, body: Any) -> bool:
+    if recorded is None:
+        return True
+    if not isinstance(body, dict):
+        return False
+    return all(recorded.get(k) == body.get(k) for k in _MATCH_KEYS)
 
 
 def free_port() -> int:

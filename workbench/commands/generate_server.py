@@ -111,7 +111,9 @@ def run_on_server(args: argparse.Namespace, text: str, settings: SamplingSetting
                     "error": generation.error,
                     "tokens_per_second": generation.tokens_per_second,
                     "first_token_seconds": generation.first_token_seconds,
-                    "tokens": [_token_record(s, semantics.probability, args.show_probs) for s in generation.steps],
+                    "tokens": [
+                        _token_record(s, semantics.probability, args.show_probs) for s in generation.steps
+                    ],
                 },
                 ensure_ascii=False,
             )

@@ -45,6 +45,8 @@ def run_on_server(args: argparse.Namespace) -> int:
         grid.add_row(str(n), Text(piece.label), str(piece.token_id))
     console.print(grid)
     console.print(
-        Text(f"{len(pieces)} tokens, from {backend.tokenizer.source} tokenizer of {backend.model}", style="dim")
+        Text(
+            f"{len(pieces)} tokens, from {backend.tokenizer.source} tokenizer of {backend.model}", style="dim"
+        )
     )
     return 0

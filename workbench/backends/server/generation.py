@@ -168,4 +168,3 @@ def _split_text(piece: str, found: list[lp.Entry]) -> list[str]:
         if "".join(texts) == piece:
             return texts
     return [piece] + [""] * (len(found) - 1)
-

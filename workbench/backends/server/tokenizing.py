@@ -92,7 +92,9 @@ class ServerTokenizer:
     def labels(self, ids: set[int]) -> Mapping[int, str]:
         """Labels for token ids (cached): for tokens a server sent by id only (vLLM)."""
         missing = sorted(ids - self._labels.keys())
-        local = self._local_tokenizer() if missing else None
+        # the server's own /detokenize first: the local fallback imports transformers
+        has_routes = self.semantics.kind in ("llamacpp", "vllm")
+        local = self._local_tokenizer() if missing and not has_routes else None
         for token_id in missing:
             if local is not None:
                 text = str(local.decode([token_id]))
