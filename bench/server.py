@@ -50,7 +50,20 @@ def start_server(binary: str, threads: int) -> tuple[subprocess.Popen[bytes], st
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
-        [binary, "-m", gguf(), "--host", "127.0.0.1", "--port", str(port), "-t", str(threads), "-c", "2048"],
+        [
+            binary,
+            "-m",
+            gguf(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-t",
+            str(threads),
+            "-c",
+            "2048",
+            *os.environ.get("WORKBENCH_LLAMA_SERVER_ARGS", "--no-repack").split(),
+        ],  # see tests/servers/conftest.py
         stdout=log,
         stderr=subprocess.STDOUT,
     )

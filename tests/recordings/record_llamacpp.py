@@ -5,7 +5,7 @@ every request the backend makes, and the server's answer byte for byte (SSE incl
 written to tests/recordings/llamacpp/session.json. The requests are the ones the backend
 really sends, so the replay answers exactly what CI asks.
 
-    llama-server -m SmolLM2-135M-Instruct.Q4_1.gguf --port 8091 -t 1 -c 2048 &
+    llama-server -m SmolLM2-135M-Instruct.Q4_1.gguf --port 8091 -t 1 -c 2048 --no-repack &
     python tests/recordings/record_llamacpp.py http://127.0.0.1:8091
 
 See tests/recordings/README.md for the server version and command line used.
@@ -29,6 +29,7 @@ from workbench.backends.server import ServerBackend  # noqa: E402
 from workbench.engine.settings import SamplingSettings  # noqa: E402
 
 QUESTION = "What is the capital of France?"
+MAX_TOKENS = 48
 OUT = Path(__file__).resolve().parent / "llamacpp" / "session.json"
 
 
@@ -87,7 +88,8 @@ class Recorder:
 def main() -> None:
     upstream = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8091"
     recorder = Recorder(upstream)
-    greedy = SamplingSettings(do_sample=False)
+    # 48 tokens keep the file small; the CI test asks with --max-new-tokens 48 to match
+    greedy = SamplingSettings(do_sample=False, max_new_tokens=MAX_TOKENS)
     messages = [{"role": "user", "content": QUESTION}]
     backend = ServerBackend.connect(recorder.url)
     # 1. the must-show request, as `workbench generate --chat --greedy --show-probs --json` sends it

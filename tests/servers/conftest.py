@@ -19,6 +19,12 @@ import pytest
 from tests.unit.server_replay import free_port
 
 
+# --no-repack: on this project's machine the CPU lists AMX, so a -march=native build uses AMX
+# tile kernels for repacked Q4 weights, and the first `tilezero` dies with SIGILL (the kernel
+# grants no AMX state here). Without repacking the weights stay in plain CPU buffers.
+EXTRA_ARGS = os.environ.get("WORKBENCH_LLAMA_SERVER_ARGS", "--no-repack").split()
+
+
 def bundled_gguf() -> Path:
     return Path(
         str(
@@ -49,6 +55,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "1",
         "-c",
         "2048",
+        *EXTRA_ARGS,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

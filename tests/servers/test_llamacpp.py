@@ -20,7 +20,7 @@ from workbench.engine.settings import SamplingSettings
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is the capital of France?"
 MESSAGES = [{"role": "user", "content": QUESTION}]
-GREEDY = SamplingSettings(do_sample=False)
+GREEDY = SamplingSettings(do_sample=False, max_new_tokens=64)
 
 
 def _post(url: str, body: dict[str, Any]) -> Any:
@@ -105,7 +105,8 @@ def test_a_branch_continues_from_exact_tokens(llama_server: str) -> None:
     reply, steps = _greedy_reply(backend)
     prefix = backend.chat_ids(MESSAGES)
     # the same two tokens again: the rest of the greedy reply follows
-    again = backend.generation(prefix_ids=prefix + [s.token_id for s in steps[:2]], settings=GREEDY, top_k=3)
+    rest = SamplingSettings(do_sample=False, max_new_tokens=len(steps) - 2)
+    again = backend.generation(prefix_ids=prefix + [s.token_id for s in steps[:2]], settings=rest, top_k=3)
     list(again)
     assert steps[0].text + steps[1].text + again.text == reply.text
     # the runner-up at token 2 instead: another reply, with its own distributions
