@@ -18,7 +18,6 @@ import pytest
 
 from tests.unit.server_replay import free_port
 
-
 # --no-repack: on this project's machine the CPU lists AMX, so a -march=native build uses AMX
 # tile kernels for repacked Q4 weights, and the first `tilezero` dies with SIGILL (the kernel
 # grants no AMX state here). Without repacking the weights stay in plain CPU buffers.
