@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--dtype", default="auto", help="the engine's dtype (default: auto, as the app)")
     parser.add_argument("--llama-server", default=os.environ.get("WORKBENCH_LLAMA_SERVER"))
     args = parser.parse_args()
     binary = (
@@ -122,7 +123,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     # ignore_eos is not sent: a reply that ends early is reported with its token count
     settings = SamplingSettings(do_sample=False, max_new_tokens=args.tokens)
-    loaded = load_model(LoadSettings(model="default", device="cpu", dtype="float32"))
+    loaded = load_model(LoadSettings(model="default", device="cpu", dtype=args.dtype))
     ids = chat_prompt(loaded.tokenizer, MESSAGES).ids
     process, url = start_server(binary, args.threads)
     try:
@@ -149,7 +150,8 @@ def main() -> None:
         process.wait(timeout=10)
     base = statistics.median(rates[names[0]])
     print(
-        f"SmolLM2-135M-Instruct, greedy, top-{TOP_K} per token, {args.threads} thread(s), {args.rounds} rounds"
+        f"SmolLM2-135M-Instruct, greedy, top-{TOP_K} per token, {args.threads} thread(s), {args.rounds} rounds; "
+        f"engine {loaded.dtype_name} (de-quantised), server Q4_1 GGUF"
     )
     print(f"llama-server: {binary}")
     for name in names:
