@@ -158,3 +158,13 @@ def test_without_routes_a_cached_local_tokenizer_of_the_same_id_is_used(tmp_path
         assert backend.tokenizer.source == "local" and backend.capabilities["tokenize"].supported
         assert [p.token_id for p in pieces] == tokenizer.encode("The capital", add_special_tokens=False)
         assert backend.detokenize([p.token_id for p in pieces]) == "The capital"
+
+
+def test_vllm_continues_a_partial_assistant_message_when_asked() -> None:
+    partial = [*CHAT, {"role": "assistant", "content": "The capital"}]
+    with ReplayServer(load("vllm/chat")) as server:
+        backend = ServerBackend.connect(server.url)
+        list(backend.generation(messages=partial, settings=GREEDY, top_k=3, continue_final=True))
+        sent = server.bodies("/v1/chat/completions")[0]
+    assert sent["continue_final_message"] is True and sent["add_generation_prompt"] is False
+    assert sent["messages"][-1] == {"role": "assistant", "content": "The capital"}
