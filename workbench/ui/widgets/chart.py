@@ -56,9 +56,14 @@ class CandidatesChart(Widget, can_focus=True):
     """
 
     version: reactive[int] = reactive(0, layout=False)
-    # Height follows the content (a short chart repaints far fewer cells 10 times a second);
-    # a layout pass is asked for only when the number of lines changes.
-    _line_count = 0
+    # Height follows the content (a short chart repaints far fewer cells 10 times a second),
+    # but only grows at once: a layout pass re-flows the whole screen (15-100 ms on a busy
+    # 2-core machine), and a streaming chart whose line count wobbled by one line asked for
+    # one nearly every token (bench/ui.py). A shorter chart keeps its height, blank rows
+    # below, until it has stayed shorter for SHRINK_AFTER seconds.
+    SHRINK_AFTER = 1.0
+    _line_count = 0  # the height held (lines)
+    _shrink_timer: Any = None
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -146,13 +151,33 @@ class CandidatesChart(Widget, can_focus=True):
         self._text = self.rendered_text()  # built once per update, drawn by render_line
         self._text_width = self.content_size.width
         lines = self._text.plain.count("\n") + 1
-        if lines != self._line_count:
+        if lines > self._line_count:
             self._line_count = lines
             self.refresh(layout=True)
+        elif lines < self._line_count:
+            self._shrink_later()
         self.version += 1
 
+    def _shrink_later(self) -> None:
+        """Shrink to the content once it has stayed shorter for a while (one layout pass)."""
+        if self._shrink_timer is not None:
+            self._shrink_timer.stop()
+        if self.is_mounted:
+            self._shrink_timer = self.set_timer(self.SHRINK_AFTER, self._shrink)
+
+    def _shrink(self) -> None:
+        self._shrink_timer = None
+        lines = self._text.plain.count("\n") + 1 if self._text is not None else 1
+        if lines < self._line_count:
+            self._line_count = lines
+            self.refresh(layout=True)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return self.rendered_text(width).plain.count("\n") + 1
+        lines = self.rendered_text(width).plain.count("\n") + 1
+        held = self._line_count if width == self._text_width else 0  # another width: start afresh
+        if lines > held:
+            self._line_count = lines
+        return max(lines, held)
 
     # Line API: the lines are built once per update and handed out row by row, which costs a
     # fraction of rendering a Text through Textual's content pipeline (this widget changes
