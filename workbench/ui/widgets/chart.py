@@ -20,6 +20,7 @@ from workbench.ui.widgets.chart_layout import (
     CHOSEN_BY,
     LEGEND_FIELDS,
     ColumnLayout,
+    bar_value,
     distinct_labels,
     fold,
     pack_fields,
@@ -65,9 +66,11 @@ class CandidatesChart(Widget, can_focus=True):
     _line_count = 0  # the height held (lines)
     _shrink_timer: Any = None
 
+    TITLE = "Top-k candidates"
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "Top-k candidates"
+        self.border_title = self.TITLE
         self._step: TokenStep | None = None
         self._candidates: tuple[Candidate, ...] = ()
         self._chosen: int | None = None
@@ -146,6 +149,11 @@ class CandidatesChart(Widget, can_focus=True):
         covered, self._covered = self._covered, None
         if covered is not None:
             self._show(covered)
+
+    def set_source(self, source: str | None) -> None:
+        """Where the numbers come from, in the border: e.g. "p (server, raw) · k ≤ 20"; None:
+        this process's own model (p and q both computed here)."""
+        self.border_title = f"{self.TITLE} · {source}" if source else self.TITLE
 
     def _changed(self) -> None:
         self._text = self.rendered_text()  # built once per update, drawn by render_line
@@ -247,17 +255,21 @@ class CandidatesChart(Widget, can_focus=True):
                 hidden, rows = len(rows) - len(shown), shown
 
         bits = (self._entropy or 0.0) / math.log(2)
-        entropy = Text(f"entropy {bits:.2f} bits", Style(dim=True))
+        known = not math.isnan(bits)  # a server gives no entropy: say so, never invent it
+        entropy = Text(f"entropy {bits:.2f} bits" if known else "entropy not given", Style(dim=True))
         if hidden:  # rows that did not fit the pane's height
             entropy.append(f" · {hidden} hidden", Style(dim=True))
             if entropy.cell_len > width:
-                entropy = Text(f"{bits:.2f} bits · {hidden} hidden", Style(dim=True))
+                short = f"{bits:.2f} bits" if known else "entropy n/a"
+                entropy = Text(f"{short} · {hidden} hidden", Style(dim=True))
         lines.append(entropy)
 
         layout = ColumnLayout.for_width(width)
         labels = distinct_labels([(c.token_id, c.text) for _, c in rows], layout.label, layout.show_id)
-        top = max((c.p for _, c in rows), default=0.0)
-        lines.append(layout.header())
+        values = [bar_value(c) for _, c in rows]
+        top = max((v for v in values if not math.isnan(v)), default=0.0)
+        only_q = bool(rows) and all(math.isnan(c.p) for _, c in rows)
+        lines.append(layout.header("q" if only_q else "p"))
         for (rank, cand), label in zip(rows, labels, strict=True):
             lines.append(layout.row(rank, cand, label, cand.token_id == self._chosen, top))
         return _join([*lines, *detail, *legend, *hint])
@@ -268,7 +280,7 @@ class CandidatesChart(Widget, can_focus=True):
         if step is not None:
             head = "chosen"
             fields = [
-                f"id {step.token_id}",
+                f"id {step.token_id}" if step.token_id >= 0 else "no id",
                 f"p {format_probability(step.p).strip()}",
                 f"q {format_probability(step.q).strip()}",
                 f"rank {step.rank}",
@@ -281,7 +293,7 @@ class CandidatesChart(Widget, can_focus=True):
             top = self._candidates[0]
             head = "top"
             fields = [
-                f"id {top.token_id}",
+                f"id {top.token_id}" if top.token_id >= 0 else "no id",
                 f"p {format_probability(top.p).strip()}",
                 f"q {format_probability(top.q).strip()}",
                 "rank 1",
