@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import TabbedContent, TabPane
 
 from workbench import paths
+from workbench.backends.local import DecoderSlot
 from workbench.config import Config, save_config
 from workbench.conversation import Conversation, Turn
 from workbench.engine import gcpolicy
@@ -53,7 +54,7 @@ from workbench.ui.panes.fill import FillPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
-from workbench.ui.reply import DecoderSlot, Reply
+from workbench.ui.reply import Reply
 from workbench.ui.session_view import SessionViewMixin
 from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes

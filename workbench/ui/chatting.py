@@ -143,6 +143,7 @@ class ChatMixin(AppHost):
     ) -> None:
         """Generate a reply after ``parent``; ``resume``/``forced_token`` branch from a token."""
         assert self.loaded is not None
+        from workbench.backends.local import LocalBackend
         from workbench.ui.reply import Reply
 
         build_prompt = self._prompt_builder(parent)
@@ -158,12 +159,11 @@ class ChatMixin(AppHost):
         self.sync.start_reply(turn, self.sampling)
         reply = Reply(
             turn,
-            self.loaded,
+            LocalBackend(self.loaded, self.decoders),
             build_prompt,
             self.sampling,
             self.ui_settings.top_k_shown,
             post=self.post_message,
-            slot=self.decoders,
             resume=resume,
             forced_token=forced_token,
             step_mode=self.step_mode,
