@@ -103,6 +103,35 @@ def _sampling_options(top_k_flag: str = "--top-k", stop: bool = False) -> argpar
     return parent
 
 
+def _server_options(probs: bool = False) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("server (instead of an in-process model)")
+    group.add_argument(
+        "--server",
+        metavar="URL",
+        default=None,
+        help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8080/v1 (vLLM, SGLang, "
+        "llama.cpp's llama-server, TGI, Ollama, OpenAI); the API key comes from WORKBENCH_API_KEY, "
+        "then OPENAI_API_KEY",
+    )
+    group.add_argument(
+        "--server-model",
+        metavar="NAME",
+        default=None,
+        help="the server's model (default: the first of /v1/models)",
+    )
+    if probs:
+        group.add_argument(
+            "--server-probs",
+            choices=["raw", "post-sampling"],
+            default=None,
+            help="post-sampling asks llama.cpp for probabilities after its sampler chain "
+            "(post_sampling_probs); for vLLM, say it runs with --logprobs-mode processed_* "
+            "(default: the server's own default, raw for both)",
+        )
+    return parent
+
+
 def build_parser() -> argparse.ArgumentParser:
     model, sampling = _model_options(), _sampling_options(stop=True)  # probe takes no stop strings
     parser = argparse.ArgumentParser(
@@ -127,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--chat", action="store_true", help="wrap TEXT as a user message in the chat template")
     probe.add_argument("--json", action="store_true", help="machine-readable output")
 
-    tokenize = commands.add_parser("tokenize", parents=[model], help="split text into tokens and ids")
+    tokenize = commands.add_parser(
+        "tokenize", parents=[model, _server_options()], help="split text into tokens and ids"
+    )
     tokenize.add_argument("text", help="the text to split")
     tokenize.add_argument(
         "--special",
@@ -141,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser(
         "generate",
-        parents=[model, sampling],
+        parents=[model, sampling, _server_options(probs=True)],
         help="generate text, streaming it token by token",
     )
     generate.add_argument("prompt", help="the prompt")
