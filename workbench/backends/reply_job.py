@@ -35,6 +35,10 @@ class ReplyJob:
     # prompt tokens, context length (None: unknown), a notice about the prompt (or None)
     on_prompted: Callable[[int, int | None, str | None], None]
     on_step: Callable[[TokenStep], None]
+    # The same request without a tokenizer, for a backend that templates it itself (a server):
+    # the chat messages (system prompt first, if any), or the document's text in completion mode.
+    messages: list[dict[str, str]] | None = None
+    document: str | None = None
 
 
 @dataclass(slots=True)

@@ -55,6 +55,7 @@ from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
 from workbench.ui.reply import Reply
+from workbench.ui.server_attach import ServerAttachMixin
 from workbench.ui.session_view import SessionViewMixin
 from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
@@ -66,6 +67,7 @@ from workbench.ui.widgets.status import StatusLine
 from workbench.ui.widgets.tab_link import TabLink
 
 if TYPE_CHECKING:
+    from workbench.backends.server.backend import ServerBackend
     from workbench.engine.loading import LoadedModel
     from workbench.engine.stepping import StepChooser
 
@@ -92,7 +94,15 @@ LATE_MESSAGES = (
 )
 
 
-class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, App[int]):
+class WorkbenchApp(
+    ChatMixin,
+    StepModeMixin,
+    ModelLoadingMixin,
+    ServerAttachMixin,
+    SessionViewMixin,
+    BranchViewMixin,
+    App[int],
+):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
     # Below 72 columns the tabs leave no room for "F5 Sessions" on their row (app.tcss).
@@ -125,6 +135,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         store: Any | None = None,
         autoload: bool = True,
         save_settings: bool = True,
+        server: tuple[str, str | None] | None = None,
     ) -> None:
         super().__init__()
         self.config_data = config or Config()
@@ -135,6 +146,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         self.autoload = autoload
         self.save_settings = save_settings
         self.loaded: LoadedModel | None = None
+        # --server URL: replies come from that server instead of a model in this process
+        self.server: ServerBackend | None = None
+        self.server_request = server
         self._loading: LoadSettings | None = None  # a load on its way (the old model stays till then)
         self._loaded_settings: LoadSettings | None = None  # what self.loaded was loaded with
         self.conversation = Conversation()
@@ -288,7 +302,9 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         if marker:  # for bench/ui.py and the end-to-end tests
             with open(marker, "w", encoding="utf-8") as handle:
                 json.dump({"time": time.time(), "torch_imported": "torch" in sys.modules}, handle)
-        if self.autoload:
+        if self.server_request is not None:
+            self.attach_server(*self.server_request)
+        elif self.autoload:
             self.load_model(self.load_settings)
 
     # --- widgets ----------------------------------------------------------------------
@@ -319,8 +335,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
 
     @property
     def model_ready(self) -> bool:
-        """A model is loaded and no other is on its way to replace it."""
-        return self.loaded is not None and self._loading is None
+        """A model is loaded (or a server attached) and no other is on its way to replace it."""
+        return (self.loaded is not None or self.server is not None) and self._loading is None
 
     @property
     def _chooser(self) -> StepChooser | None:

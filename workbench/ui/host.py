@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from textual.widgets import TabbedContent
 
     from workbench.backends.local import DecoderSlot
+    from workbench.backends.server.backend import ServerBackend
     from workbench.config import UiSettings
     from workbench.conversation import Conversation, Turn
     from workbench.engine.loading import LoadedModel
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         conversation: Conversation
         sync: SessionSync
         loaded: LoadedModel | None
+        server: ServerBackend | None
         load_settings: LoadSettings
         sampling: SamplingSettings
         ui_settings: UiSettings

@@ -55,6 +55,7 @@ class Reply:
         forced_token: int | None = None,
         step_mode: bool = False,
         play_delay: float = 0.5,
+        request: tuple[list[dict[str, str]] | None, str | None] = (None, None),
     ) -> None:
         from workbench.engine.stepping import StepChooser
 
@@ -73,6 +74,7 @@ class Reply:
         self._top_k = top_k
         self._post = post
         self._resume = list(resume or [])
+        self._messages, self._document = request  # for a backend that templates the prompt itself
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         turn_id = turn.id
         self.chooser = StepChooser(
@@ -138,6 +140,8 @@ class Reply:
             take_handoffs=self._take_handoffs,
             on_prompted=on_prompted,
             on_step=self.pending.append,
+            messages=self._messages,
+            document=self._document,
         )
         try:
             outcome = self.backend.run_reply(job)

@@ -154,6 +154,16 @@ class CandidatesChart(Widget, can_focus=True):
         """Where the numbers come from, in the border: e.g. "p (server, raw) · k ≤ 20"; None:
         this process's own model (p and q both computed here)."""
         self.border_title = f"{self.TITLE} · {source}" if source else self.TITLE
+        self._source = source
+        self._changed()
+
+    _source: str | None = None
+
+    def _legend_fields(self) -> tuple[str, ...]:
+        if self._source is None:
+            return LEGEND_FIELDS
+        # a server: its one value, named by its semantics; the rest is not given
+        return (self._source, "n/a: not sent by the server", "bar: the value given")
 
     def _changed(self) -> None:
         self._text = self.rendered_text()  # built once per update, drawn by render_line
@@ -242,7 +252,7 @@ class CandidatesChart(Widget, can_focus=True):
         if step is not None and not chosen_listed:  # chosen from outside the top-k
             rows.append((step.rank, Candidate(step.token_id, step.label, step.p, step.q, step.kind)))
         detail = self._detail(width)
-        legend = pack_fields(LEGEND_FIELDS, width, Style(dim=True, italic=True))
+        legend = pack_fields(self._legend_fields(), width, Style(dim=True, italic=True))
         hint = pack_fields(self._hint.split(" · "), width, Style(color="cyan")) if self._hint else []
         fixed = len(lines) + 2 + len(detail) + len(legend) + len(hint)  # + entropy and header
         hidden = 0
