@@ -45,7 +45,9 @@ def test_it_is_told_to_be_llamacpp_with_raw_probabilities_and_ids(server: Replay
 def test_generate_json_equals_the_servers_own_greedy_answer(server: ReplayServer, capsys) -> None:
     from workbench.cli import main
 
-    code = main(["generate", "--server", server.url, "--chat", QUESTION, "--greedy", "--show-probs", "--json"])
+    code = main(
+        ["generate", "--server", server.url, "--chat", QUESTION, "--greedy", "--show-probs", "--json"]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["finish_reason"] == "eos"
     own = _recorded(server, "/v1/chat/completions", stream=False)["choices"][0]
@@ -95,7 +97,9 @@ def test_tokenize_and_detokenize_through_the_server(server: ReplayServer) -> Non
 
 def test_post_sampling_probabilities_go_into_q(server: ReplayServer) -> None:
     backend = ServerBackend.connect(server.url, post_sampling=True)
-    generation = backend.generation(messages=MESSAGES, settings=SamplingSettings(seed=7, max_new_tokens=12), top_k=5)
+    generation = backend.generation(
+        messages=MESSAGES, settings=SamplingSettings(seed=7, max_new_tokens=12), top_k=5
+    )
     steps = list(generation)
     assert server.bodies("/v1/chat/completions")[-1]["post_sampling_probs"] is True
     assert backend.semantics.label == "q (server, after sampling)" and steps
