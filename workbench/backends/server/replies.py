@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 from workbench.backends.reply_job import ReplyJob, ReplyOutcome
@@ -169,6 +170,11 @@ class ServerReplies:
             if job.cancel.is_set():
                 reason = "cancelled"
                 break
+            chooser = job.chooser
+            if steps != job.resume and chooser.playing and chooser.delay == 0 and chooser.first_token is None:
+                # a branch's forced token is in: the rest plays on, streamed from the exact ids
+                ahead = replace(job, resume=steps, sampling=settings, top_k=top_k)
+                return self._streamed(ahead, prefix_ids=prompt + ids)
             dist = backend.distribution(prompt + ids, top_k, settings)
             asked = time.perf_counter()
             choice = job.chooser(ServerStep(dist, settings))  # type: ignore[arg-type]
@@ -230,6 +236,7 @@ class ServerReplies:
             found = Candidate(token_id, label, NOT_GIVEN, NOT_GIVEN, "text")
         # an end-of-turn token ends the reply, as the server's own sampler would stop; its
         # end ids are not known over the network, so the usual end-of-turn texts are matched
+        # (llama.cpp sends a control token such as <|im_end|> with no text: kind "special")
         is_end = found.kind == "special" or found.text in END_OF_TURN_TEXTS
         return TokenStep(
             index,
