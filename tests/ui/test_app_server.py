@@ -87,3 +87,27 @@ async def test_the_app_streams_steps_and_saves_a_server_reply(replay) -> None:
     record = json.loads(provenance)
     assert record["backend"] == "server" and record["url"] == server.url.rstrip("/")
     assert record["semantics"]["label"] == "p (server, raw)"
+
+
+async def test_a_stream_cut_mid_reply_keeps_the_partial_reply_marked_and_saved() -> None:
+    from tests.ui.helpers import greedy_config, wait_until
+    from tests.unit.test_server_faults import _with_chat
+    from workbench.sessions.store import SessionStore
+    from workbench.ui.app import WorkbenchApp
+
+    events = load("openai/chat")[1]["sse"]
+    with ReplayServer(_with_chat({"status": 200, "sse": events, "cut_after": 3})) as server:
+        app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False, server=(server.url, None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.server is not None)
+            app.send("What is the capital of France?")
+            await wait_until(pilot, lambda: app.reply is None and len(app.conversation.turns) >= 2)
+            turn = app.conversation.turns[app.conversation.leaf]
+            assert turn.content == "The capital" and turn.status == "error"
+            assert turn.error == f"the connection to {server.url} was cut before the reply ended"
+            assert app.is_running  # the app stays up
+            app.sync.flush()
+            session_id = app.sync.session_id
+    store = SessionStore(data_dir() / "workbench.db")
+    saved = [m for m in store.messages(session_id) if m.role == "assistant"]
+    assert saved[0].content == "The capital" and saved[0].status == "error"
