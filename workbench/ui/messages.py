@@ -99,3 +99,12 @@ class ServerRetrying(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class ServerTokenizerFound(Message):
+    """The inspector's tokenizer for a server's model (a TokenTable, or None) and what it is."""
+
+    def __init__(self, table: Any, about: str) -> None:
+        super().__init__()
+        self.table = table
+        self.about = about

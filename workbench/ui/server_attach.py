@@ -16,7 +16,7 @@ from textual import work
 
 from workbench.engine.errors import WorkbenchError
 from workbench.ui.host import AppHost
-from workbench.ui.messages import ServerAttached, ServerAttachFailed, ServerRetrying
+from workbench.ui.messages import ServerAttached, ServerAttachFailed, ServerRetrying, ServerTokenizerFound
 
 if TYPE_CHECKING:
     from workbench.backends.server.backend import ServerBackend
@@ -74,9 +74,35 @@ class ServerAttachMixin(AppHost):
         ]
         if unsupported:
             self.notify("\n".join(unsupported), title=f"{semantics.kind}: not available", timeout=15)
+        self._inspector_worker(backend)
         if self._waiting_for_model is not None:
             turn, self._waiting_for_model = self._waiting_for_model, None
             self._start_reply(turn)
+
+    @work(thread=True, group="server-tokenizer", exit_on_error=False)
+    def _inspector_worker(self, backend: ServerBackend) -> None:
+        from workbench.backends.server.inspector_tokenizer import inspector_tokenizer
+        from workbench.engine import runner
+
+        try:
+            found = runner.run(inspector_tokenizer, backend)  # transformers: on the engine thread
+            table = None
+            if found.tokenizer is not None:
+                from workbench.engine.tokens import TokenTable
+
+                table = runner.run(TokenTable, found.tokenizer)
+        except Exception as exc:  # noqa: BLE001 - the inspector says why; replies are unaffected
+            self.post_message(ServerTokenizerFound(None, f"no tokenizer for the inspector: {exc}"))
+            return
+        self.post_message(ServerTokenizerFound(table, f"{found.source}; {found.verdict}"))
+
+    def on_server_tokenizer_found(self, message: ServerTokenizerFound) -> None:
+        server = self.server
+        name = short_name(server.model) if server is not None else "server"
+        if message.table is not None:
+            self._tokenizer_pane.set_tokenizer(message.table, f"{name} · {message.about}")
+        else:
+            self.notify(message.about, title="Tokenizer inspector (F3)", severity="warning", timeout=15)
 
     def on_server_attach_failed(self, message: ServerAttachFailed) -> None:
         self.status.hide_progress()
