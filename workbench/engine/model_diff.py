@@ -224,7 +224,9 @@ def check_top_k(value: Any) -> int:
     try:
         k = int(str(value).strip())
     except ValueError:
-        raise SettingsError(f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}") from None
+        raise SettingsError(
+            f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}"
+        ) from None
     if not 1 <= k <= MAX_TOP_K_SHOWN:
         raise SettingsError(f"top-k must be from 1 to {MAX_TOP_K_SHOWN}, not {k}")
     return k
