@@ -166,9 +166,10 @@ def export_html(store: SessionStore, session_id: int) -> str:
         f"Model: {session.model or 'unknown'}",
         f"Created {iso(session.created)[:19].replace('T', ' ')} UTC",
     ]
-    if session.provenance:
-        facts.append("Ran: " + provenance_line(session.provenance))
     facts += settings_summary(session.load, session.sampling)
+    ran = ""
+    if session.provenance:
+        ran = f"<li><details><summary>Ran</summary>{esc(safe_line(provenance_line(session.provenance)))}</details></li>"
     css, script = _asset("html_export.css"), _asset("html_export.js")
     policy = (
         f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(script)}; "
@@ -181,6 +182,7 @@ def export_html(store: SessionStore, session_id: int) -> str:
         f"<title>{esc(safe_line(title))}</title><style>{css}</style></head><body>"
         f"<header><h1>{esc(safe_line(title))}</h1><ul class='facts'>"
         + "".join(f"<li>{esc(safe_line(f))}</li>" for f in facts)
+        + ran
         + f"</ul>{_legend()}</header><main>"
         + "".join(sections)
         + "</main><footer>Exported by workbench.</footer>"

@@ -49,6 +49,7 @@ from workbench.ui.model_loading import ModelLoadingMixin
 from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.classify import ClassifyPane
+from workbench.ui.panes.diff import DiffPane
 from workbench.ui.panes.fill import FillPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
@@ -113,6 +114,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         Binding("f4", "show_tab('settings')", "Settings", show=False, priority=True),
         Binding("f9", "show_tab('classify')", "Classify", show=False, priority=True),
         Binding("f10", "show_tab('fill')", "Fill", show=False, priority=True),
+        Binding("f12", "show_tab('diff')", "Diff", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -168,6 +170,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 yield ClassifyPane(id="classify-pane")
             with TabPane("F10 Fill", id="fill"):
                 yield FillPane(id="fill-pane")
+            with TabPane("F12 Diff", id="diff"):
+                yield DiffPane(id="diff-pane")
         yield TabLink("F5", "Sessions", "app.sessions", id="sessions-link")
         yield StatusLine(id="status")
         yield KeyBar(id="key-bar")
@@ -420,6 +424,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             "settings": "#set-model",
             "classify": "#cls-text",
             "fill": "#fill-text",
+            "diff": "#diff-text",
         }
         if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
             self.set_focus(self.chart)  # a paused token: the chart holds the keys to choose it
@@ -465,6 +470,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             "Show fill",
             "Fill-mask: the top-k tokens for each [MASK] (F10)",
             lambda: self.action_show_tab("fill"),
+        )
+        yield SystemCommand(
+            "Show diff",
+            "Model against model: KL(A‖B) per token, e.g. float32 against bfloat16 (F12)",
+            lambda: self.action_show_tab("diff"),
         )
 
     # --- token selection ------------------------------------------------------------
