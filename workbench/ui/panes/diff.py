@@ -123,15 +123,19 @@ class KlStrip(Widget, can_focus=True):
 class TopLists(Static):
     """Both models' top-k for the token under the cursor, side by side."""
 
+    shown: Table | Text = Text("")  # what show() last drew (for tests: a Rich renderable)
+
     def show(self, token: TokenDiff | None, names: tuple[str, str]) -> None:
         if token is None:
-            self.update(Text("Both models' top candidates for the token under the cursor.", style="dim"))
+            self.shown = Text("Both models' top candidates for the token under the cursor.", style="dim")
+            self.update(self.shown)
             return
         head = Text.assemble(
             (f"#{token.position} ", "dim"),
             (safe_line(token.token), "bold"),
-            f"  KL {token.kl:.3g} nats  pA {token.p_a:.4f}  pB {token.p_b:.4f}",
+            f"  KL {token.kl:.3g}  pA {token.p_a:.4f}  pB {token.p_b:.4f}",
         )
+        head.no_wrap, head.overflow = True, "ellipsis"
         grid = Table.grid(padding=(0, 1))
         for _ in range(2):
             grid.add_column(justify="right", style="dim")
@@ -149,7 +153,8 @@ class TopLists(Static):
                 Text(safe_line(b.token), style="green" if b.token_id == token.token_id else ""),
                 f"{b.p:.4f}",
             )
-        self.update(_stack(head, grid))
+        self.shown = _stack(head, grid)
+        self.update(self.shown)
 
 
 def _stack(head: Text, grid: Table) -> Table:
@@ -259,7 +264,9 @@ class DiffPane(Vertical):
             if dtype not in DTYPES:
                 raise SettingsError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
             if loaded_a is None:
-                raise SettingsError("model A (the app's model) is not loaded yet; wait for it or load one (F4)")
+                raise SettingsError(
+                    "model A (the app's model) is not loaded yet; wait for it or load one (F4)"
+                )
             if not text.strip():
                 raise SettingsError("the text is empty; type or paste some text")
         except WorkbenchError as exc:
