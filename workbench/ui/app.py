@@ -95,8 +95,8 @@ LATE_MESSAGES = (
 class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
-    # Below 72 columns the tabs leave no room for "F5 Sessions" on their row (app.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (72, "-roomy-tabs")]
+    # Below 80 columns (since the F12 Diff tab) the tabs leave no room for "F5 Sessions" on their row (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (80, "-roomy-tabs")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),
