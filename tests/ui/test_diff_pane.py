@@ -11,7 +11,7 @@ from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
 from tests.models import save_tiny_folder, smol_tokenizer, tiny_loaded
-from tests.ui.helpers import greedy_config, start_with_model, wait_until
+from tests.ui.helpers import greedy_config, send, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
 from workbench.ui.panes.diff import DiffPane, KlStrip, TopLists
 
@@ -111,9 +111,33 @@ async def test_the_tab_shows_kl_top_k_and_where_they_disagree(folders) -> None:
         await run_diff(pilot, TEXT, str(folder_b), "float8")
         assert "dtype must be one of" in status_of(app)
 
-        # Model B is released when the user leaves the tab.
+        # Another dtype for B: B is loaded again.
         await run_diff(pilot, TEXT, str(folder_b), "bfloat16")
         assert pane.result is not result and pane.holds_model_b
         assert pane.names == ("A float32", "B bfloat16")
-        await pilot.press("f2")
+
+        # The chat's last reply (Ctrl+O): its ids after its prompt's, the reply's tokens compared.
+        await send(app, pilot, "Hi")
+        turn = next(t for t in reversed(list(app.conversation.turns.values())) if t.is_reply)
+        await pilot.press("f12")
+        await wait_until(pilot, lambda: app.tabs.active == "diff", what="diff tab again")
+        before = pane.result
+        await pilot.press("ctrl+o")
+        await wait_until(
+            pilot,
+            lambda: (
+                not pane.busy
+                and (pane.result is not before or "-error" in app.query_one("#diff-status").classes)
+            ),
+            timeout=60,
+            what="reply diff",
+        )
+        assert pane.result is not before, status_of(app)
+        reply_ids = [s.token_id for s in turn.steps]
+        assert pane.result is not None and [t.token_id for t in pane.result.tokens] == reply_ids
+        assert list(pane.result.ids[-len(reply_ids) :]) == reply_ids
+
+        # Model B is released when the user leaves the tab.
+        assert pane.holds_model_b
+        await pilot.press("f3")
         await wait_until(pilot, lambda: not pane.holds_model_b, what="model B released")

@@ -52,6 +52,9 @@ def test_kl_equals_torch_kl_div_and_top_k_equals_softmax() -> None:
         assert [c.token_id for c in token.top_a] == top.tolist()
         assert [c.p for c in token.top_a] == pytest.approx(values.tolist(), rel=1e-4)
         assert [c.token_id for c in token.top_b] == log_b[n].topk(4).indices.tolist()
+    tail = diff_ids(a, b, ids, top_k=4, start=5)  # a reply after a 5-token prompt
+    assert [t.position for t in tail.tokens] == list(range(5, len(ids)))
+    assert [t.kl for t in tail.tokens] == [t.kl for t in result.tokens[4:]]
     most = result.most_different(3)
     assert [t.kl for t in most] == sorted((t.kl for t in result.tokens), reverse=True)[:3]
 

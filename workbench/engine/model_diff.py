@@ -261,9 +261,11 @@ def diff_ids(
     ids: Sequence[int],
     top_k: int = DEFAULT_TOP_K,
     on_progress: Callable[[str], None] | None = None,
+    start: int = 1,
 ) -> DiffResult:
-    """KL(A‖B), both top-k lists and both probabilities for each token after the first."""
-    if len(ids) < 2:
+    """KL(A‖B), both top-k lists and both probabilities for each token from position ``start``
+    on (a reply after its prompt: ``start = len(prompt ids)``); the models read all the ids."""
+    if len(ids) < 2 or start >= len(ids):
         raise SettingsError(
             "the text must be at least two tokens long: each token is compared by the "
             "distributions that predicted it"
@@ -307,7 +309,7 @@ def diff_ids(
             top_a=candidates(top_a.values[n], top_a.indices[n]),
             top_b=candidates(top_b.values[n], top_b.indices[n]),
         )
-        for n in range(len(ids) - 1)
+        for n in range(max(start, 1) - 1, len(ids) - 1)
     )
     return DiffResult(tuple(int(i) for i in ids), tokens, width)
 

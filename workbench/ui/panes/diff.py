@@ -184,7 +184,10 @@ class _Diffed(Message):
 class DiffPane(Vertical):
     """Diff tab. Model A is the app's model; model B is loaded here and released on leaving."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+l", "diff", "Diff")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l", "diff", "Diff"),
+        Binding("ctrl+o", "diff_reply", "The chat's reply"),
+    ]
 
     DEFAULT_CSS = """
     DiffPane { height: 1fr; }
@@ -253,10 +256,30 @@ class DiffPane(Vertical):
         self.action_diff()
 
     def action_diff(self) -> None:
+        self._start(self.query_one("#diff-text", SafeTextArea).text or EXAMPLE)
+
+    def action_diff_reply(self) -> None:
+        """Compare the chat's selected (or last) finished reply: its prompt and its token ids."""
+        reply = self._chat_reply()
+        if reply is None:
+            self._status(
+                "no finished reply in the chat to compare; write one in the chat (F2) first", error=True
+            )
+            return
+        builder = self.app._prompt_builder(reply)  # type: ignore[attr-defined]
+        self._start(None, (builder, [s.token_id for s in reply.steps]))
+
+    def _chat_reply(self) -> Any:
+        conversation = getattr(self.app, "conversation", None)
+        if conversation is None or conversation.leaf is None or getattr(self.app, "generating", False):
+            return None
+        replies = [t for t in conversation.path(conversation.leaf) if t.is_reply and t.steps]
+        return replies[-1] if replies else None
+
+    def _start(self, text: str | None, reply: tuple[Any, list[int]] | None = None) -> None:
         if self.busy:
             self._status("Still comparing the last text\u2026")
             return
-        text = self.query_one("#diff-text", SafeTextArea).text or EXAMPLE
         spec = self.query_one("#diff-model", Input).value.strip()
         dtype = self.query_one("#diff-dtype", Input).value.strip() or DEFAULT_DTYPE_B
         loaded_a: LoadedModel | None = getattr(self.app, "loaded", None)
@@ -267,7 +290,7 @@ class DiffPane(Vertical):
                 raise SettingsError(
                     "model A (the app's model) is not loaded yet; wait for it or load one (F4)"
                 )
-            if not text.strip():
+            if text is not None and not text.strip():
                 raise SettingsError("the text is empty; type or paste some text")
         except WorkbenchError as exc:
             self._status(str(exc), error=True)
@@ -277,14 +300,20 @@ class DiffPane(Vertical):
         self.stages = []
         self.query_one("#diff-run", Button).disabled = True
         self._status("Comparing\u2026")
-        self._run(loaded_a, text, settings_b)
+        self._run(loaded_a, text, reply, settings_b)
 
     @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
-    def _run(self, loaded_a: LoadedModel, text: str, settings_b: LoadSettings) -> None:
+    def _run(
+        self,
+        loaded_a: LoadedModel,
+        text: str | None,
+        reply: tuple[Any, list[int]] | None,
+        settings_b: LoadSettings,
+    ) -> None:
         from workbench.engine import runner
 
         try:
-            result, names = runner.run(self._diff_job, loaded_a, text, settings_b)
+            result, names = runner.run(self._diff_job, loaded_a, text, reply, settings_b)
             self.post_message(_Diffed(result, names, None))
         except WorkbenchError as exc:
             self.post_message(_Diffed(None, self.names, str(exc)))
@@ -292,10 +321,15 @@ class DiffPane(Vertical):
             self.post_message(_Diffed(None, self.names, f"{type(exc).__name__}: {exc}"))
 
     def _diff_job(
-        self, loaded_a: LoadedModel, text: str, settings_b: LoadSettings
+        self,
+        loaded_a: LoadedModel,
+        text: str | None,
+        reply: tuple[Any, list[int]] | None,
+        settings_b: LoadSettings,
     ) -> tuple[DiffResult, tuple[str, str]]:
-        """Engine thread: (re)load model B when it or model A changed, then compare."""
-        from workbench.engine.model_diff import diff_text, load_model_b
+        """Engine thread: (re)load model B when it or model A changed, then compare the text,
+        or a reply's ids after its prompt's (``reply``: the prompt builder and the reply's ids)."""
+        from workbench.engine.model_diff import diff_ids, diff_text, load_model_b
 
         def report(progress: LoadProgress) -> None:
             self.post_message(_Progress(progress.stage, progress.fraction))
@@ -306,7 +340,12 @@ class DiffPane(Vertical):
             self._b = load_model_b(loaded_a, settings_b, progress=report)
             self._b_key = key
         self.post_message(_Progress("Running both models", None))
-        result = diff_text(loaded_a, self._b, text, TOP_K)
+        if reply is not None:
+            prompt_ids = list(reply[0](loaded_a.tokenizer).ids)
+            ids = prompt_ids + reply[1]
+            result = diff_ids(loaded_a, self._b, ids, TOP_K, start=len(prompt_ids))
+        else:
+            result = diff_text(loaded_a, self._b, text or EXAMPLE, TOP_K)
         names = (f"A {loaded_a.dtype_name}", f"B {self._b.dtype_name}")
         return result, names
 
@@ -346,7 +385,8 @@ class DiffPane(Vertical):
         assert result is not None
         self.result, self.names = result, message.names
         loaded = getattr(self.app, "loaded", None)
-        first = loaded.table.label(result.ids[0]) if loaded is not None else ""
+        first_position = result.tokens[0].position - 1 if result.tokens else 0
+        first = loaded.table.label(result.ids[first_position]) if loaded is not None else ""
         self._status(
             f"{message.names[0]} vs {message.names[1]} \u00b7 {len(result.tokens)} tokens \u00b7 "
             f"mean KL {result.mean_kl:.3g} nats \u00b7 \u2190/\u2192 moves"

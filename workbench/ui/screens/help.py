@@ -151,7 +151,15 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     ("Classify (F9), Fill (F10)", "", [("Ctrl+L", "run")]),
-    ("Diff (F12)", "", [("Ctrl+L", "compare"), ("←/→", "the token whose top-k is shown")]),
+    (
+        "Diff (F12)",
+        "",
+        [
+            ("Ctrl+L", "compare the text"),
+            ("Ctrl+O", "compare the chat's last reply (its tokens, after its prompt)"),
+            ("←/→", "the token whose top-k is shown"),
+        ],
+    ),
 ]
 
 
