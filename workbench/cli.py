@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sessions_parser(commands)
 
+    from workbench.commands.diff import add_parser as add_diff_parser  # torch-free, like this module
+
+    add_diff_parser(commands, model)
+
     return parser
 
 

@@ -50,6 +50,7 @@ from workbench.ui.model_loading import ModelLoadingMixin
 from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.classify import ClassifyPane
+from workbench.ui.panes.diff import DiffPane
 from workbench.ui.panes.fill import FillPane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
@@ -105,8 +106,8 @@ class WorkbenchApp(
 ):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
-    # Below 72 columns the tabs leave no room for "F5 Sessions" on their row (app.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (72, "-roomy-tabs")]
+    # Below 80 columns (since the F12 Diff tab) the tabs leave no room for "F5 Sessions" on their row (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (80, "-roomy-tabs")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),
@@ -124,6 +125,7 @@ class WorkbenchApp(
         Binding("f4", "show_tab('settings')", "Settings", show=False, priority=True),
         Binding("f9", "show_tab('classify')", "Classify", show=False, priority=True),
         Binding("f10", "show_tab('fill')", "Fill", show=False, priority=True),
+        Binding("f12", "show_tab('diff')", "Diff", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -183,6 +185,8 @@ class WorkbenchApp(
                 yield ClassifyPane(id="classify-pane")
             with TabPane("F10 Fill", id="fill"):
                 yield FillPane(id="fill-pane")
+            with TabPane("F12 Diff", id="diff"):
+                yield DiffPane(id="diff-pane")
         yield TabLink("F5", "Sessions", "app.sessions", id="sessions-link")
         yield StatusLine(id="status")
         yield KeyBar(id="key-bar")
@@ -437,6 +441,7 @@ class WorkbenchApp(
             "settings": "#set-model",
             "classify": "#cls-text",
             "fill": "#fill-text",
+            "diff": "#diff-text",
         }
         if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
             self.set_focus(self.chart)  # a paused token: the chart holds the keys to choose it
@@ -482,6 +487,11 @@ class WorkbenchApp(
             "Show fill",
             "Fill-mask: the top-k tokens for each [MASK] (F10)",
             lambda: self.action_show_tab("fill"),
+        )
+        yield SystemCommand(
+            "Show diff",
+            "Model against model: KL(A‖B) per token, e.g. float32 against bfloat16 (F12)",
+            lambda: self.action_show_tab("diff"),
         )
 
     # --- token selection ------------------------------------------------------------
