@@ -163,3 +163,24 @@ def test_cli_writes_html_by_suffix_and_refuses_tokens(tmp_path: Path, capsys) ->
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert main(["sessions", "export", "last", "--format", "html", "--tokens"]) == 2
     assert "--tokens only goes with --format json" in capsys.readouterr().err
+
+
+def test_a_server_reply_exports_without_invented_numbers(store: SessionStore) -> None:
+    """A server sends p (or q) only, no entropy and maybe no ids: the page says "n/a", its
+    JSON has null (NaN is not JSON), and the token is coloured by the value given."""
+    from tests.unit.test_not_given_values import server_step
+
+    sid = store.create_session("server", load=LoadSettings(model="tiny"), sampling=SamplingSettings())
+    q = store.add_message(sid, "user", "capital?")
+    steps = [replace(server_step(n, with_ids=n % 2 == 0), index=n) for n in range(3)]
+    reply = store.start_reply(sid, q, SamplingSettings())
+    store.finish_reply(reply, "".join(s.text for s in steps), "complete", {}, steps)
+    page_html = export_html(store, sid)
+    page = Page()
+    page.feed(page_html)
+    assert "NaN" not in page.scripts[0] and "nan" not in page_html.lower().replace("nanos", "")
+    data = json.loads(page.scripts[0])["replies"][0]
+    assert data[0]["q"] is None and data[0]["e"] is None and abs(data[0]["p"] - 0.8) < 1e-6
+    titles = [a["title"] for t, a in page.tags if t == "span" and a.get("data-r") is not None]
+    assert "q n/a" in titles[0] and "entropy not given" in titles[0]
+    assert f'class="tok b{band(0.8)}"' in page_html

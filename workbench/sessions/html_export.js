@@ -6,7 +6,7 @@
   var pop = document.getElementById("pop");
   var pinned = null;
 
-  function fmt(x) { return x >= 1e-4 || x === 0 ? x.toFixed(4) : x.toExponential(1); }
+  function fmt(x) { return x === null ? "n/a" : x >= 1e-4 || x === 0 ? x.toFixed(4) : x.toExponential(1); }
   function cell(row, text, cls) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -25,10 +25,12 @@
     head.appendChild(name);
     head.appendChild(document.createTextNode(
       "  p " + fmt(step.p) + " · q " + fmt(step.q) + " · rank " + step.r +
-      " · entropy " + step.e.toFixed(2) + " bits · " + step.by));
+      " · entropy " + (step.e === null ? "not given" : step.e.toFixed(2) + " bits") + " · " + step.by));
     pop.appendChild(head);
     var table = document.createElement("table");
-    var top = step.c.length ? step.c[0][2] : 1;
+    // a bar draws p, or q where a server sent only that
+    function val(c) { return c[2] === null ? (c[3] === null ? 0 : c[3]) : c[2]; }
+    var top = step.c.length ? val(step.c[0]) : 1;
     var header = table.insertRow();
     ["#", "token", "p", "q", ""].forEach(function (t) { cell(header, t); });
     step.c.forEach(function (c, i) {
@@ -40,7 +42,7 @@
       cell(row, fmt(c[3]), "num q");
       var bar = document.createElement("span");
       bar.className = "bar";
-      bar.style.width = Math.max(1, Math.round(80 * c[2] / (top || 1))) + "px";
+      bar.style.width = Math.max(1, Math.round(80 * val(c) / (top || 1))) + "px";
       cell(row, "").appendChild(bar);
     });
     pop.appendChild(table);

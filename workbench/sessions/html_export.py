@@ -68,13 +68,29 @@ def _csp_hash(source: str) -> str:
 
 
 def _number(x: float) -> str:
+    if math.isnan(x):  # not given by the backend (a server sends p or q, and no entropy)
+        return "n/a"
     return f"{x:.4f}" if x >= 1e-4 or x == 0 else f"{x:.1e}"
+
+
+def _or_null(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _bits(nats: float) -> str:
+    return "not given" if math.isnan(nats) else f"{nats / math.log(2):.2f} bits"
+
+
+def _shown(step: TokenStep) -> float:
+    """The value a token is coloured by: p, or q where a server gave only that (else the middle)."""
+    value = step.q if math.isnan(step.p) else step.p
+    return 0.5 if math.isnan(value) else value
 
 
 def _token_title(step: TokenStep) -> str:
     lines = [
         f"{safe_line(step.label)}  p {_number(step.p)} · q {_number(step.q)} · rank {step.rank} · "
-        f"entropy {step.entropy / math.log(2):.2f} bits · {step.chosen_by}"
+        f"entropy {_bits(step.entropy)} · {step.chosen_by}"
     ]
     for rank, c in enumerate(step.candidates[:TITLE_CANDIDATES], 1):
         lines.append(f"{rank}. {safe_line(c.text)}  p {_number(c.p)}  q {_number(c.q)}")
@@ -85,12 +101,12 @@ def _step_data(step: TokenStep) -> dict[str, Any]:
     return {
         "l": safe_line(step.label),
         "id": step.token_id,
-        "p": step.p,
-        "q": step.q,
+        "p": _or_null(step.p),
+        "q": _or_null(step.q),
         "r": step.rank,
-        "e": step.entropy / math.log(2),
+        "e": _or_null(step.entropy / math.log(2)),
         "by": step.chosen_by,
-        "c": [[c.token_id, safe_line(c.text), c.p, c.q] for c in step.candidates],
+        "c": [[c.token_id, safe_line(c.text), _or_null(c.p), _or_null(c.q)] for c in step.candidates],
     }
 
 
@@ -98,7 +114,7 @@ def _tokens_html(reply: int, steps: Sequence[TokenStep]) -> str:
     spans = []
     for n, step in enumerate(steps):
         shown = step.text
-        classes = f"tok b{band(step.p)}"
+        classes = f"tok b{band(_shown(step))}"
         if not shown:  # a special token, or the first bytes of a character a later token ends
             shown, classes = step.label, classes + " mark"
         spans.append(
@@ -116,7 +132,7 @@ def _token_table(steps: Sequence[TokenStep]) -> str:
             for c in step.candidates[:TITLE_CANDIDATES]
         )
         rows.append(
-            f"<tr><td>{n}</td><td class='b{band(step.p)}'>{esc(safe_line(step.label))}</td>"
+            f"<tr><td>{n}</td><td class='b{band(_shown(step))}'>{esc(safe_line(step.label))}</td>"
             f"<td>{_number(step.p)}</td><td>{_number(step.q)}</td><td>{step.rank}</td><td>{top}</td></tr>"
         )
     return (
