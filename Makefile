@@ -28,6 +28,11 @@ tools:
 	  echo "tmux is missing; installing it (the end-to-end tests need a real terminal)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tmux; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq tmux; fi; }
+# The HTML export's browser test drives Debian's Chromium through Playwright (no browser download).
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium is missing; installing it (the HTML export's browser test needs a real browser)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 test: $(STAMP) tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Look inside a language model one token at a time. With no command, opens the full-screen workbench.",
-        parents=[model],
+        parents=[model, _server_options()],
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--resume", metavar="last|ID", default=None, help="reopen a saved session")
@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module
 
     add_sessions_parser(commands)
+
+    from workbench.commands.diff import add_parser as add_diff_parser  # torch-free, like this module
+
+    add_diff_parser(commands, model)
 
     return parser
 

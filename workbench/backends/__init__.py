@@ -1,6 +1,10 @@
-"""Backends: what the UI and sessions talk to instead of a ``Decoder``.
+"""Backends: the seam the UI and sessions talk to, instead of the engine's Decoder.
 
-``backends.server`` speaks the OpenAI-compatible HTTP APIs of vLLM, SGLang, llama.cpp's
-server, TGI, Ollama and OpenAI (stdlib only: no torch, no Textual). The in-process engine
-stays in ``workbench.engine``.
+- :mod:`workbench.backends.reply_job`: what a backend is asked to do for one reply, and what
+  it hands back (pure Python: no torch, no Textual).
+- :mod:`workbench.backends.local`: the in-process transformers engine (the default).
+- :mod:`workbench.backends.server`: an OpenAI-compatible server (vLLM, llama.cpp, SGLang, TGI,
+  Ollama, OpenAI), torch-free.
+
+Arrows: ``ui -> backends -> engine``. Nothing here imports Textual or ``workbench.ui``.
 """

@@ -29,6 +29,7 @@ COMMANDS = {
     "classify": "workbench.commands.classify",
     "fill": "workbench.commands.fill",
     "sessions": "workbench.commands.sessions",
+    "diff": "workbench.commands.diff",
 }
 
 
@@ -38,11 +39,11 @@ STDOUT_CLOSED = (
     "redirect it instead, e.g. > out.txt or > /dev/null"
 )
 # Arguments that name files: on Linux a path may be any bytes, so these are not checked as text.
-PATH_ARGUMENTS = frozenset({"model", "out", "file"})
+PATH_ARGUMENTS = frozenset({"model", "out", "file", "against"})
 # Positional arguments, named as in --help (the rest are shown as --options).
 POSITIONALS = frozenset({"text", "prompt", "title", "session"})
 # Commands whose whole job is to write to stdout: refused at once, before a model loads.
-WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill"})
+WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill", "diff"})
 
 
 class OutputClosedError(WorkbenchError):

@@ -25,6 +25,9 @@ _ID_PREFIX = "token_id:"
 NAN = math.nan
 
 
+EMPTY_LABEL = "∅"  # a token the server sent with no text: shown, not blank
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One token a server reported: its text (when given), id (when given), bytes, probability."""
@@ -36,6 +39,8 @@ class Entry:
     tops: tuple[Entry, ...] = ()
 
     def label(self, labels: Mapping[int, str] | None = None) -> str:
+        if self.kind == "special":
+            return EMPTY_LABEL
         if self.raw is not None:
             return bytes_label(self.raw)
         if self.token is not None:
@@ -46,6 +51,9 @@ class Entry:
 
     @property
     def kind(self) -> TokenKind:
+        # no text at all: a control token (llama.cpp renders <|im_end|> and the like as "")
+        if (self.raw == b"" or (self.raw is None and self.token == "")) and self.prob >= 0:
+            return "special"
         if self.raw is not None:
             try:
                 self.raw.decode("utf-8")

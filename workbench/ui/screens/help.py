@@ -66,6 +66,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("F1", "this guide"),
             ("F2 F3 F4", "chat, tokenizer, settings tabs"),
             ("F9 F10", "classify, fill tabs (for classifiers and masked models)"),
+            ("F12", "diff tab: the model against a model B (e.g. itself in bfloat16), KL per token"),
             ("F5", "sessions: open, search, rename, delete saved chats"),
             ("F6", "heat map on/off"),
             ("F7", "step mode on/off"),
@@ -150,6 +151,15 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     ("Classify (F9), Fill (F10)", "", [("Ctrl+L", "run")]),
+    (
+        "Diff (F12)",
+        "",
+        [
+            ("Ctrl+L", "compare the text"),
+            ("Ctrl+O", "compare the chat's last reply (its tokens, after its prompt)"),
+            ("←/→", "the token whose top-k is shown"),
+        ],
+    ),
 ]
 
 
