@@ -8,7 +8,8 @@ is ``-log2 p`` bits. Token 0 has nothing before it and is not scored. The perple
 A text longer than the window is scored the way the Hugging Face perplexity guide does it: a
 window of ``window`` tokens slides ``stride`` tokens at a time; each window scores only the
 tokens the previous one did not, so every token is scored once, with at least
-``window - stride`` tokens of context after the first window.
+``window - stride`` tokens of context after the first window (the stride is less than the
+window, so each window's first scored token has context inside it).
 
 Importing this module does not import torch; ``score`` runs on the engine thread.
 """
@@ -84,8 +85,9 @@ def plan_windows(length: int, window: int, stride: int) -> list[tuple[int, int, 
     """
     if window < 2:
         raise SettingsError(f"the window must hold at least 2 tokens, not {window}")
-    if not 1 <= stride <= window:
-        raise SettingsError(f"the stride must be from 1 to the window ({window}), not {stride}")
+    if not 1 <= stride < window:
+        # (a window starting where the last one ended could not predict its first token)
+        raise SettingsError(f"the stride must be from 1 to {window - 1} (less than the window), not {stride}")
     plans: list[tuple[int, int, int]] = []
     previous_end = 0
     for begin in range(0, max(length, 1), stride):
