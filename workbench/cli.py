@@ -261,7 +261,9 @@ def _add_lens_and_score(commands: Any, model: argparse.ArgumentParser) -> None:
     score.add_argument(
         "--window", default=None, help="tokens per forward pass (default: the model's context, at most 1024)"
     )
-    score.add_argument("--stride", default=None, help="tokens the window moves each pass (default: half the window)")
+    score.add_argument(
+        "--stride", default=None, help="tokens the window moves each pass (default: half the window)"
+    )
     score.add_argument("--top", type=int, default=10, help="how many of the most surprising tokens to list")
     score.add_argument("--json", action="store_true", help="machine-readable output")
 

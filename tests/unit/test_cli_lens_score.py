@@ -27,7 +27,9 @@ def run_json(capsys, *args: str) -> dict:
 
 
 def test_lens_json_is_each_layer_through_the_norm_and_head(folder, capsys):
-    record = run_json(capsys, "lens", TEXT, "--model", str(folder), "--dtype", "float32", "-k", "3", "-p", "-1")
+    record = run_json(
+        capsys, "lens", TEXT, "--model", str(folder), "--dtype", "float32", "-k", "3", "-p", "-1"
+    )
     model = tiny_loaded().model
     ids = tiny_loaded().tokenizer.encode(TEXT)
     assert record["ids"] == ids and record["position"] == len(ids) - 1
@@ -58,7 +60,9 @@ def test_score_json_equals_direct_softmax_gathered_at_the_next_ids(folder, capsy
     assert [t["id"] for t in record["tokens"]] == ids
     assert record["tokens"][0]["p"] is None and record["tokens"][0]["rank"] is None
     assert [t["p"] for t in record["tokens"][1:]] == pytest.approx(direct, rel=1e-5)
-    assert [t["rank"] for t in record["tokens"][1:]] == [int((p[i - 1] > p[i - 1, ids[i]]).sum()) + 1 for i in range(1, len(ids))]
+    assert [t["rank"] for t in record["tokens"][1:]] == [
+        int((p[i - 1] > p[i - 1, ids[i]]).sum()) + 1 for i in range(1, len(ids))
+    ]
     mean = sum(-math.log(x) for x in direct) / len(direct)
     assert record["perplexity"] == pytest.approx(math.exp(mean), rel=1e-5)
     assert record["window"] == 512 and record["stride"] == 256  # the tiny model's context is 512

@@ -53,7 +53,9 @@ def test_last_layer_is_p_and_a_middle_layer_is_the_hand_lens(family):
     # ...and the engine's own p (the Decoder with its KV cache, as the chat computes it).
     engine_p = Decoder(loaded, IDS[:TARGET]).distribution(top_k=5)
     assert [c.token_id for c in last.candidates] == [c.token_id for c in engine_p.candidates]
-    assert [c.p for c in last.candidates] == pytest.approx([c.p for c in engine_p.candidates], abs=1e-6, rel=1e-5)
+    assert [c.p for c in last.candidates] == pytest.approx(
+        [c.p for c in engine_p.candidates], abs=1e-6, rel=1e-5
+    )
 
     # A middle layer: its hidden state through the final norm and lm_head, by hand.
     middle = layers // 2

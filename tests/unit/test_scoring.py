@@ -59,7 +59,9 @@ def test_a_sliding_window_scores_each_token_once_with_its_windows_context():
         if end == len(ids):
             break
     assert sorted(expected) == list(range(1, len(ids)))
-    assert [t.p for t in result.scored] == pytest.approx([expected[i][0] for i in range(1, len(ids))], rel=1e-5)
+    assert [t.p for t in result.scored] == pytest.approx(
+        [expected[i][0] for i in range(1, len(ids))], rel=1e-5
+    )
     assert [t.rank for t in result.scored] == [expected[i][1] for i in range(1, len(ids))]
     assert result.windows > 3 and (result.window, result.stride) == (window, stride)
     # The window matters: past the first one, tokens lose context and differ from the full pass.

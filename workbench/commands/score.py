@@ -140,7 +140,9 @@ def show(loaded: LoadedModel, result: ScoreResult, top: int = 10) -> None:
     worst = result.most_surprising(top)
     if not worst:
         return
-    table = Table(title=Text("most surprising tokens", style="bold"), show_edge=False, box=None, padding=(0, 1))
+    table = Table(
+        title=Text("most surprising tokens", style="bold"), show_edge=False, box=None, padding=(0, 1)
+    )
     table.add_column("#", justify="right", style="dim")
     table.add_column("token")
     table.add_column("p", justify="right")

@@ -74,7 +74,9 @@ def check_top_k(value: object) -> int:
     try:
         k = int(str(value).strip())
     except ValueError:
-        raise SettingsError(f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}") from None
+        raise SettingsError(
+            f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}"
+        ) from None
     if not 1 <= k <= MAX_TOP_K_SHOWN:
         raise SettingsError(f"top-k must be from 1 to {MAX_TOP_K_SHOWN}, not {k}")
     return k
@@ -230,7 +232,10 @@ def layer_logits(loaded: LoadedModel, ids: tuple[int, ...] | list[int], row: int
 
 
 def logit_lens(
-    loaded: LoadedModel, ids: list[int] | tuple[int, ...], target: int | None = None, top_k: int = DEFAULT_TOP_K
+    loaded: LoadedModel,
+    ids: list[int] | tuple[int, ...],
+    target: int | None = None,
+    top_k: int = DEFAULT_TOP_K,
 ) -> LensResult:
     """The lens of the prediction of token ``target`` (default: the token after ``ids``)."""
     import torch
@@ -252,7 +257,9 @@ def logit_lens(
         values, indices = p.topk(k, dim=-1)
         chosen_p = p[:, chosen_id]
         ranks = (p > chosen_p[:, None]).sum(dim=-1) + 1
-        packed = torch.cat([values.double().flatten(), indices.double().flatten(), chosen_p.double(), ranks.double()])
+        packed = torch.cat(
+            [values.double().flatten(), indices.double().flatten(), chosen_p.double(), ranks.double()]
+        )
         flat = packed.tolist()  # one copy to the host
     layers_n = int(p.shape[0])
     values_l = flat[: layers_n * k]

@@ -36,6 +36,7 @@ from workbench.safetext import safe_line, safe_text
 from workbench.ui import switching
 from workbench.ui.branch_view import BranchViewMixin
 from workbench.ui.chatting import ChatMixin
+from workbench.ui.lens_view import LensViewMixin
 from workbench.ui.messages import (
     GenerationEnded,
     LoadProgressed,
@@ -50,6 +51,7 @@ from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.classify import ClassifyPane
 from workbench.ui.panes.fill import FillPane
+from workbench.ui.panes.score import ScorePane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
@@ -91,7 +93,9 @@ LATE_MESSAGES = (
 )
 
 
-class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, App[int]):
+class WorkbenchApp(
+    ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, LensViewMixin, App[int]
+):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
     # Below 72 columns the tabs leave no room for "F5 Sessions" on their row (app.tcss).
@@ -113,6 +117,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
         Binding("f4", "show_tab('settings')", "Settings", show=False, priority=True),
         Binding("f9", "show_tab('classify')", "Classify", show=False, priority=True),
         Binding("f10", "show_tab('fill')", "Fill", show=False, priority=True),
+        Binding("f11", "show_tab('score')", "Score", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -168,6 +173,8 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
                 yield ClassifyPane(id="classify-pane")
             with TabPane("F10 Fill", id="fill"):
                 yield FillPane(id="fill-pane")
+            with TabPane("F11 Score", id="score"):
+                yield ScorePane(id="score-pane")
         yield TabLink("F5", "Sessions", "app.sessions", id="sessions-link")
         yield StatusLine(id="status")
         yield KeyBar(id="key-bar")
@@ -420,6 +427,7 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             "settings": "#set-model",
             "classify": "#cls-text",
             "fill": "#fill-text",
+            "score": "#score-text",
         }
         if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
             self.set_focus(self.chart)  # a paused token: the chart holds the keys to choose it
@@ -465,6 +473,11 @@ class WorkbenchApp(ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin
             "Show fill",
             "Fill-mask: the top-k tokens for each [MASK] (F10)",
             lambda: self.action_show_tab("fill"),
+        )
+        yield SystemCommand(
+            "Show score",
+            "Score a text: each token's p, rank and surprisal, the perplexity (F11)",
+            lambda: self.action_show_tab("score"),
         )
 
     # --- token selection ------------------------------------------------------------

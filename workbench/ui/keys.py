@@ -3,7 +3,7 @@
 Pure data, no widgets: the key bar (widgets/key_bar.py) picks the hints of the focused place,
 the F1 guide (screens/help.py) lists the same places with longer descriptions.
 A place is a name: "message", "conversation", "chart", "chart-paused", "settings",
-"tokenizer", "classify", "fill".
+"tokenizer", "classify", "fill", "score".
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ HINTS: dict[str, list[Hint]] = {
         ("1-9", "branch"),
         ("[ ]", "branches"),
         ("c", "compare"),
+        ("l", "lens"),
         ("y", "copy"),
         ("e", "edit"),
         ("F6", "heat map"),
@@ -61,6 +62,7 @@ HINTS: dict[str, list[Hint]] = {
     ],
     "classify": [("Ctrl+L", "classify"), ("F2", "chat")],
     "fill": [("Ctrl+L", "fill"), ("F2", "chat")],
+    "score": [("Ctrl+L", "score"), ("←/→", "token"), ("l", "lens"), ("Esc", "stop"), ("F2", "chat")],
 }
 
 GENERATING_HINT: Hint = ("Esc", "stop")

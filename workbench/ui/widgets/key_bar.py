@@ -21,6 +21,7 @@ PLACE_OF_ID = {
     "tokenizer-pane": "tokenizer",
     "classify-pane": "classify",
     "fill-pane": "fill",
+    "score-pane": "score",
 }
 # Nothing of those focused (the tab bar, or no focus): the active tab says where the user is.
 PLACE_OF_TAB = {
@@ -29,6 +30,7 @@ PLACE_OF_TAB = {
     "settings": "settings",
     "classify": "classify",
     "fill": "fill",
+    "score": "score",
 }
 
 
