@@ -98,8 +98,9 @@ class WorkbenchApp(
 ):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
-    # Below 72 columns the tabs leave no room for "F5 Sessions" on their row (app.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (72, "-roomy-tabs")]
+    # Below 83 columns the tabs (70 with F11 Score) leave no room for "F5 Sessions" (13) on
+    # their row (app.tcss); F5 stays in the key bar.
+    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (83, "-roomy-tabs")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),

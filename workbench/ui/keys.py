@@ -28,9 +28,9 @@ HINTS: dict[str, list[Hint]] = {
         ("1-9", "branch"),
         ("[ ]", "branches"),
         ("c", "compare"),
-        ("l", "lens"),
         ("y", "copy"),
         ("e", "edit"),
+        ("l", "lens"),  # (from 88 columns; F1 names it everywhere)
         ("F6", "heat map"),
     ],
     # A token waits in step mode: the chart holds the keys that choose it.

@@ -45,14 +45,18 @@ class LensViewMixin(AppHost):
             return
         prompt_ids = list(prompt.ids)
         ids = prompt_ids + [s.token_id for s in turn.steps]
-        self.open_lens(ids, len(prompt_ids) + step.index, "the reply", first=len(prompt_ids))
+        first = len(prompt_ids)
+        self.open_lens(ids, first + step.index, "the reply", first=first, numbered_from=first)
 
-    def open_lens(self, ids: Sequence[int], target: int, where: str, first: int = 1) -> None:
-        """Show the lens of the prediction of ``ids[target]``; ``[`` stops at ``first``."""
+    def open_lens(
+        self, ids: Sequence[int], target: int, where: str, first: int = 1, numbered_from: int = 0
+    ) -> None:
+        """Show the lens of the prediction of ``ids[target]``; ``[`` stops at ``first``; the
+        title counts tokens from ``numbered_from`` (token 1)."""
         loaded = self.loaded
         if loaded is None:
             self.notify("No model is loaded yet.", severity="warning")
             return
         from workbench.ui.screens.lens import LensScreen
 
-        self.push_screen(LensScreen(loaded, ids, target, where, first=first))
+        self.push_screen(LensScreen(loaded, ids, target, where, first=first, numbered_from=numbered_from))

@@ -164,7 +164,7 @@ class ScorePane(Vertical):
     ScorePane #score-progress.-busy { display: block; }
     ScorePane #score-body { height: 1fr; }
     ScorePane #score-scroll { width: 1fr; }
-    ScorePane #score-legend { dock: none; }
+    ScorePane #score-legend { dock: none; padding: 0 1; }
     ScorePane #score-worst { width: 30; height: 1fr; border: none; padding: 0; }
     ScorePane #score-detail { height: 1; padding: 0 1; }
     """
@@ -188,9 +188,9 @@ class ScorePane(Vertical):
             yield ProgressBar(id="score-progress", show_eta=False)
         with Horizontal(id="score-body"):
             with VerticalScroll(id="score-scroll"):
-                yield HeatLegend(id="score-legend")
                 yield ScoredText(id="score-view")
             yield OptionList(id="score-worst")
+        yield HeatLegend(id="score-legend")
         yield Static(id="score-detail")
 
     # --- scoring ----------------------------------------------------------------------
@@ -209,8 +209,14 @@ class ScorePane(Vertical):
             self._status("There is no text to score yet: type or paste one above.", error=True)
             return
         loaded = getattr(self.app, "loaded", None)
-        if loaded is None:
-            self._status("No model is loaded yet (F4 Settings loads one).", error=True)
+        if loaded is None or getattr(self.app, "_loading", None) is not None:
+            loading = getattr(self.app, "_loading", None) is not None
+            self._status(
+                "The model is still loading: score once it is ready (the status line names it)."
+                if loading
+                else "No model is loaded (F4 Settings loads one).",
+                error=True,
+            )
             return
         self.busy = True
         self._stop.clear()
@@ -262,6 +268,9 @@ class ScorePane(Vertical):
         self.query_one("#score-legend", HeatLegend).show(True)
         self.query_one("#score-view", ScoredText).show(result)
         self._status(self._summary(result, message.model))
+        focused = self.app.focused
+        if focused is not None and self in focused.ancestors:  # (not when the user went elsewhere)
+            self.query_one("#score-view", ScoredText).focus()  # the cursor on the most surprising token
         worst = self.query_one("#score-worst", OptionList)
         worst.clear_options()
         rows = result.most_surprising(WORST_SHOWN)

@@ -86,6 +86,7 @@ class LensScreen(Screen[None]):
         where: str = "",
         first: int = 1,
         top_k: int = TOP_K,
+        numbered_from: int = 0,
     ) -> None:
         super().__init__()
         self.loaded = loaded
@@ -93,6 +94,7 @@ class LensScreen(Screen[None]):
         self.first = max(1, first)  # [ stops here (a reply's first token, or the text's second)
         self.target = max(self.first, min(target, len(self.ids)))
         self.where = where  # what the text is, e.g. "the reply" or "the scored text"
+        self.numbered_from = numbered_from  # the index shown as token 1 (a reply's first token)
         self.top_k = top_k
         self.result: LensResult | None = None
         self._serial = 0
@@ -171,11 +173,15 @@ class LensScreen(Screen[None]):
 
     def _show_title(self) -> None:
         title = Text("Logit lens", Style(bold=True))
-        title.append(" \u00b7 token ")
-        title.append(f"{self.target}", Style(bold=True))
-        title.append(f" of {len(self.ids)}" if self.target < len(self.ids) else " (after the text)")
+        base = self.numbered_from
+        if self.target < len(self.ids):
+            title.append(" \u00b7 token ")
+            title.append(f"{self.target - base + 1}", Style(bold=True))
+            title.append(f"/{len(self.ids) - base}")
+        else:
+            title.append(" \u00b7 the token after the text")
         if self.where:
-            title.append(f" ({safe_line(self.where)})", Style(dim=True))
+            title.append(f" of {safe_line(self.where)}", Style(dim=True))
         title.append(" \u00b7 chosen ")
         title.append(_cut(self._chosen_label(), 24), Style(bold=True, underline=True))
         self.query_one("#lens-title", Static).update(title)
@@ -201,7 +207,7 @@ class LensScreen(Screen[None]):
             name = "out" if layer.layer == last else ("emb" if layer.layer == 0 else str(layer.layer))
             cells: list[Text] = [Text(f"{name:>4}", Style(bold=layer.layer == last))]
             chosen = Text(format_probability(layer.chosen_p), palette.style(layer.chosen_p))
-            chosen.append(f" #{layer.chosen_rank}" if layer.chosen_rank < 1000 else " #999+", Style(dim=True))
+            chosen.append(f" #{layer.chosen_rank}", Style(dim=True))
             cells.append(chosen)
             for candidate in layer.candidates:
                 cell = Text(f"{_cut(candidate.token):<{LABEL_WIDTH}} ", palette.style(candidate.p))
