@@ -83,6 +83,11 @@ async def test_l_on_a_reply_token_shows_every_layer_and_the_top_row_is_the_chats
             pilot, lambda: screen.result is not None and screen.result.target == result.target + 1
         )
         assert screen.result is not None and screen.result.chosen_id == reply.steps[2].token_id
+        # [ walks back past the reply's first token into its prompt.
+        await pilot.press(*["left_square_bracket"] * 3)
+        await wait_until(pilot, lambda: screen.result is not None and screen.result.target == result.target - 2)
+        assert screen.result is not None and screen.result.chosen_id == result.ids[result.target - 2]
+        assert "prompt token" in str(screen.query_one("#lens-title", Static).render())
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, LensScreen), what="closed")
         assert app.conversation_view.has_focus

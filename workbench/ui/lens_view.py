@@ -45,8 +45,9 @@ class LensViewMixin(AppHost):
             return
         prompt_ids = list(prompt.ids)
         ids = prompt_ids + [s.token_id for s in turn.steps]
-        first = len(prompt_ids)
-        self.open_lens(ids, first + step.index, "the reply", first=first, numbered_from=first)
+        # [ walks back into the prompt too: the same cached pass holds every position of it
+        start = len(prompt_ids)
+        self.open_lens(ids, start + step.index, "the reply", numbered_from=start)
 
     def open_lens(
         self, ids: Sequence[int], target: int, where: str, first: int = 1, numbered_from: int = 0

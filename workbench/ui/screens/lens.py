@@ -3,7 +3,7 @@
 Each row is a layer (the model's output at the top, the embeddings at the bottom): its top-k
 candidates with p, each cell coloured like the heat map, and a column with the probability
 that layer gives the token finally chosen. ``[`` and ``]`` move to the previous or next token
-of the same text: one cached forward pass serves them all.
+of the same text (from a reply back into its prompt): one cached forward pass serves them all.
 
 Threads: the lens is computed on the engine thread (engine/runner.py) from a thread worker;
 the result comes back as a message, so the screen never waits on torch. A chat reply being
@@ -174,14 +174,18 @@ class LensScreen(Screen[None]):
     def _show_title(self) -> None:
         title = Text("Logit lens", Style(bold=True))
         base = self.numbered_from
-        if self.target < len(self.ids):
+        if self.target >= len(self.ids):
+            title.append(" \u00b7 the token after the text")
+        elif self.target < base:  # a reply's prompt: numbered on its own
+            title.append(" \u00b7 prompt token ")
+            title.append(f"{self.target + 1}", Style(bold=True))
+            title.append(f"/{base}")
+        else:
             title.append(" \u00b7 token ")
             title.append(f"{self.target - base + 1}", Style(bold=True))
             title.append(f"/{len(self.ids) - base}")
-        else:
-            title.append(" \u00b7 the token after the text")
-        if self.where:
-            title.append(f" of {safe_line(self.where)}", Style(dim=True))
+            if self.where:
+                title.append(f" of {safe_line(self.where)}", Style(dim=True))
         title.append(" \u00b7 chosen ")
         title.append(_cut(self._chosen_label(), 24), Style(bold=True, underline=True))
         self.query_one("#lens-title", Static).update(title)
