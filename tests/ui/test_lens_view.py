@@ -85,7 +85,9 @@ async def test_l_on_a_reply_token_shows_every_layer_and_the_top_row_is_the_chats
         assert screen.result is not None and screen.result.chosen_id == reply.steps[2].token_id
         # [ walks back past the reply's first token into its prompt.
         await pilot.press(*["left_square_bracket"] * 3)
-        await wait_until(pilot, lambda: screen.result is not None and screen.result.target == result.target - 2)
+        await wait_until(
+            pilot, lambda: screen.result is not None and screen.result.target == result.target - 2
+        )
         assert screen.result is not None and screen.result.chosen_id == result.ids[result.target - 2]
         assert "prompt token" in str(screen.query_one("#lens-title", Static).render())
         await pilot.press("escape")

@@ -127,3 +127,27 @@ async def test_a_long_text_goes_window_by_window_and_esc_stops_it():
             gate.set()
         await wait_until(pilot, lambda: not pane.busy, what="stopped")
         assert "stopped" in status_of(app) and pane.last is result
+
+
+async def test_score_this_chat_gives_each_reply_token_the_p_the_chat_showed():
+    from tests.ui.helpers import send
+
+    tiny = tiny_loaded()
+    app = WorkbenchApp(greedy_config(max_new_tokens=6), autoload=False, save_settings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_with_model(app, pilot, tiny)
+        await send(app, pilot, "Hello there")
+        reply = app.conversation.last("assistant")
+        assert reply is not None and reply.steps
+        pane = app.query_one(ScorePane)
+        app.action_score_chat()  # (the palette's "Score this chat")
+        await wait_until(
+            pilot, lambda: app.tabs.active == "score" and pane.last is not None and not pane.busy
+        )
+        result = pane.last
+        assert result is not None
+        n = len(reply.steps)
+        assert [t.token_id for t in result.tokens[-n:]] == [s.token_id for s in reply.steps]
+        assert len(result.tokens) > n  # the chat-templated prompt, scored too
+        assert [t.p for t in result.tokens[-n:]] == pytest.approx([s.p for s in reply.steps], abs=1e-5)
+        assert [t.rank for t in result.tokens[-n:]] == [s.rank for s in reply.steps]

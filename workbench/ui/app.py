@@ -480,6 +480,11 @@ class WorkbenchApp(
             "Score a text: each token's p, rank and surprisal, the perplexity (F11)",
             lambda: self.action_show_tab("score"),
         )
+        yield SystemCommand(
+            "Score this chat",
+            "The selected (or last) reply and its whole prompt, token by token, in the Score tab",
+            self.action_score_chat,
+        )
 
     # --- token selection ------------------------------------------------------------
 

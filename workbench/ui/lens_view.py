@@ -22,6 +22,39 @@ class LensViewMixin(AppHost):
 
         def _prompt_builder(self, upto: Turn) -> Callable[[Any], Any]: ...
 
+    def _reply_ids(self, turn: Turn) -> tuple[list[int], int] | None:
+        """The ids of a reply's prompt and the reply's tokens, and where the reply starts."""
+        loaded = self.loaded
+        parent = self.conversation.turns.get(turn.parent) if turn.parent is not None else None
+        if loaded is None or parent is None:
+            return None
+        try:
+            prompt = self._prompt_builder(parent)(loaded.tokenizer)
+        except WorkbenchError as exc:
+            self.notify(f"Cannot build the reply's prompt: {exc}", severity="error")
+            return None
+        prompt_ids = list(prompt.ids)
+        return prompt_ids + [s.token_id for s in turn.steps], len(prompt_ids)
+
+    def action_score_chat(self) -> None:
+        """Score the chat as the model saw it: the selected (or last) reply's prompt, chat
+        template and all, and the reply, in the Score tab."""
+        turn, _ = self.conversation_view.selected
+        turn = turn or self.conversation.last("assistant")
+        if turn is None or not turn.steps:
+            self.notify("There is no reply to score yet.", severity="warning")
+            return
+        found = self._reply_ids(turn)
+        if found is None or self.loaded is None:
+            self.notify("No model is loaded yet.", severity="warning")
+            return
+        ids, _ = found
+        from workbench.ui.panes.score import ScorePane
+
+        text = self.loaded.tokenizer.decode(ids, skip_special_tokens=False)
+        self.action_show_tab("score")
+        self.query_one(ScorePane).score_tokens(ids, str(text))
+
     def action_logit_lens(self) -> None:
         """The lens of the token under the chat's token cursor."""
         turn, step = self.conversation_view.selected
@@ -34,19 +67,11 @@ class LensViewMixin(AppHost):
         if loaded is None:
             self.notify("No model is loaded yet.", severity="warning")
             return
-        parent = self.conversation.turns.get(turn.parent) if turn.parent is not None else None
-        if parent is None:
-            self.notify("This reply has no prompt to look at.", severity="warning")
+        found = self._reply_ids(turn)
+        if found is None:
             return
-        try:
-            prompt = self._prompt_builder(parent)(loaded.tokenizer)
-        except WorkbenchError as exc:
-            self.notify(f"Cannot build the reply's prompt: {exc}", severity="error")
-            return
-        prompt_ids = list(prompt.ids)
-        ids = prompt_ids + [s.token_id for s in turn.steps]
+        ids, start = found
         # [ walks back into the prompt too: the same cached pass holds every position of it
-        start = len(prompt_ids)
         self.open_lens(ids, start + step.index, "the reply", numbered_from=start)
 
     def open_lens(

@@ -201,12 +201,20 @@ class ScorePane(Vertical):
         self.action_score()
 
     def action_score(self) -> None:
-        if self.busy:
-            self._status("Still scoring the last text\u2026 (Esc stops it)")
-            return
         text = self.query_one("#score-text", SafeTextArea).text
         if not text.strip():
             self._status("There is no text to score yet: type or paste one above.", error=True)
+            return
+        self._start(text)
+
+    def score_tokens(self, ids: list[int], text: str) -> None:
+        """Score token ids as they are (a chat's templated prompt and reply), showing ``text``."""
+        self.query_one("#score-text", SafeTextArea).text = text
+        self._start(list(ids))
+
+    def _start(self, what: str | list[int]) -> None:
+        if self.busy:
+            self._status("Still scoring the last text\u2026 (Esc stops it)")
             return
         loaded = getattr(self.app, "loaded", None)
         if loaded is None or getattr(self.app, "_loading", None) is not None:
@@ -227,18 +235,19 @@ class ScorePane(Vertical):
         bar.add_class("-busy")
         waiting = " (after the chat's reply)" if getattr(self.app, "generating", False) else ""
         self._status(f"Scoring{waiting}\u2026 Esc stops it.")
-        self._run(self._serial, loaded, text)
+        self._run(self._serial, loaded, what)
 
     @work(thread=True, exclusive=True, group="score", exit_on_error=False)
-    def _run(self, serial: int, loaded: LoadedModel, text: str) -> None:
+    def _run(self, serial: int, loaded: LoadedModel, what: str | list[int]) -> None:
         from workbench.engine import runner
-        from workbench.engine.scoring import score_text
+        from workbench.engine.scoring import score_ids, score_text
 
         def progress(done: int, total: int) -> None:  # on the engine thread
             self.post_message(_Progress(serial, done, total))
 
         try:
-            result = runner.run(score_text, loaded, text, progress=progress, should_stop=self._stop.is_set)
+            score: Any = score_text if isinstance(what, str) else score_ids
+            result = runner.run(score, loaded, what, progress=progress, should_stop=self._stop.is_set)
             self.post_message(_Scored(serial, result, None, loaded))
         except WorkbenchError as exc:
             self.post_message(_Scored(serial, None, str(exc), loaded))

@@ -61,7 +61,8 @@ GUIDE: list[tuple[str, str]] = [
         "Score (F11)",
         "Paste a text and press Ctrl+L: each token is coloured by its p given the tokens before it, "
         "with the perplexity and the most surprising tokens (their surprisal in bits, -log2 p). A "
-        "text longer than the window is scored window by window, each token once.",
+        "text longer than the window is scored window by window, each token once. Ctrl+P, 'Score "
+        "this chat' scores the selected reply with its whole prompt, chat template and all.",
     ),
     (
         "Heat map (F6)",
