@@ -195,7 +195,10 @@ def _forward(loaded: LoadedModel, ids: tuple[int, ...]) -> _Pass:
     norm, _ = final_norm(model)
     with torch.inference_mode():
         tensor = torch.tensor([list(ids)], dtype=torch.long, device=loaded.input_device)
-        out = model(tensor, output_hidden_states=True, use_cache=False)
+        try:  # the logits of the last position only: the check below needs no others
+            out = model(tensor, output_hidden_states=True, use_cache=False, logits_to_keep=1)
+        except TypeError:
+            out = model(tensor, output_hidden_states=True, use_cache=False)
         hidden = tuple(h[0] for h in out.hidden_states)
         expected = out.logits[0, -1].float()
         # Is the last hidden state already normed? Whichever reading reproduces the model's
