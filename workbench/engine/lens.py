@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
 
 DEFAULT_TOP_K = 5
-CACHE_SIZE = 2  # forward passes kept (hidden states of every layer: ~70 MB per 1,000 tokens of SmolLM2)
+CACHE_SIZE = 1  # passes kept: one text at a time (every layer's hidden states: ~70 MB per 1,000 tokens of SmolLM2 in float32)
 # The attribute names of the final norm on a base model, most common first. GPT-2 calls it
 # ln_f, GPT-NeoX final_layer_norm, Phi-1/2 final_layernorm, Mamba norm_f, the rest norm.
 NORM_NAMES = ("norm", "final_layer_norm", "ln_f", "final_layernorm", "norm_f", "final_norm")
