@@ -109,8 +109,10 @@ class ScoredText(Widget, can_focus=True):
     def action_move(self, delta: int) -> None:
         if self.result is None:
             return
-        start = self.cursor if self.cursor is not None else (0 if delta > 0 else len(self.result.tokens))
-        self.select(start + delta if self.cursor is not None else start - (1 if delta < 0 else 0))
+        if self.cursor is None:  # no cursor yet: the first or the last token
+            self.select(0 if delta > 0 else len(self.result.tokens) - 1)
+        else:
+            self.select(self.cursor + delta)
 
     def action_edge(self, end: int) -> None:
         if self.result is not None:
