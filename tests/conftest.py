@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# tests/servers needs a real llama-server: opt in with `make test-servers` (WORKBENCH_TEST_SERVERS=1).
+collect_ignore = [] if os.environ.get("WORKBENCH_TEST_SERVERS") == "1" else ["servers"]
 
 
 @pytest.fixture(scope="session")

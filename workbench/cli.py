@@ -104,12 +104,41 @@ def _sampling_options(top_k_flag: str = "--top-k", stop: bool = False) -> argpar
     return parent
 
 
+def _server_options(probs: bool = False) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("server (instead of an in-process model)")
+    group.add_argument(
+        "--server",
+        metavar="URL",
+        default=None,
+        help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8080/v1 (vLLM, SGLang, "
+        "llama.cpp's llama-server, TGI, Ollama, OpenAI); the API key comes from WORKBENCH_API_KEY, "
+        "then OPENAI_API_KEY",
+    )
+    group.add_argument(
+        "--server-model",
+        metavar="NAME",
+        default=None,
+        help="the server's model (default: the first of /v1/models)",
+    )
+    if probs:
+        group.add_argument(
+            "--server-probs",
+            choices=["raw", "post-sampling"],
+            default=None,
+            help="post-sampling asks llama.cpp for probabilities after its sampler chain "
+            "(post_sampling_probs); for vLLM, say it runs with --logprobs-mode processed_* "
+            "(default: the server's own default, raw for both)",
+        )
+    return parent
+
+
 def build_parser() -> argparse.ArgumentParser:
     model, sampling = _model_options(), _sampling_options(stop=True)  # probe takes no stop strings
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Look inside a language model one token at a time. With no command, opens the full-screen workbench.",
-        parents=[model],
+        parents=[model, _server_options()],
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--resume", metavar="last|ID", default=None, help="reopen a saved session")
@@ -128,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--chat", action="store_true", help="wrap TEXT as a user message in the chat template")
     probe.add_argument("--json", action="store_true", help="machine-readable output")
 
-    tokenize = commands.add_parser("tokenize", parents=[model], help="split text into tokens and ids")
+    tokenize = commands.add_parser(
+        "tokenize", parents=[model, _server_options()], help="split text into tokens and ids"
+    )
     tokenize.add_argument("text", help="the text to split")
     tokenize.add_argument(
         "--special",
@@ -142,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser(
         "generate",
-        parents=[model, sampling],
+        parents=[model, sampling, _server_options(probs=True)],
         help="generate text, streaming it token by token",
     )
     generate.add_argument("prompt", help="the prompt")
@@ -222,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module
 
     add_sessions_parser(commands)
+
+    from workbench.commands.diff import add_parser as add_diff_parser  # torch-free, like this module
+
+    add_diff_parser(commands, model)
 
     return parser
 

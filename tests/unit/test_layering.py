@@ -26,3 +26,15 @@ def test_the_cli_and_its_commands_import_nothing_from_ui():
         for path in files
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_backends_import_neither_the_ui_nor_textual():
+    files = sorted((ROOT / "backends").rglob("*.py"))
+    assert len(files) >= 3
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n for n in _imports(path) if n.startswith(("workbench.ui", "textual"))
+        )
+        for path in files
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}

@@ -216,7 +216,7 @@ def _bad_exports(good: dict[str, Any]) -> list[tuple[Any, str]]:
         (changed(tree={"a": 1}), "tree must be a list"),
         (tree_bad_parent, r"tree\[1\].parent_id"),
         (bad_role, r"tree\[0\].role is 'wizard'"),
-        (bad_step, r"tokens\[0\].steps\[3\].p must be a number, not text"),
+        (bad_step, r"tokens\[0\].steps\[3\].p must be a number or null, not text"),
         (bad_candidate, r"candidates\[2\] must be a list \[token_id"),
         (out_of_range, "out of range"),
         ({"hello": "world"}, "not a workbench session export"),

@@ -31,6 +31,7 @@ COMMANDS = {
     "lens": "workbench.commands.lens",
     "score": "workbench.commands.score",
     "sessions": "workbench.commands.sessions",
+    "diff": "workbench.commands.diff",
 }
 
 
@@ -40,11 +41,11 @@ STDOUT_CLOSED = (
     "redirect it instead, e.g. > out.txt or > /dev/null"
 )
 # Arguments that name files: on Linux a path may be any bytes, so these are not checked as text.
-PATH_ARGUMENTS = frozenset({"model", "out", "file"})
+PATH_ARGUMENTS = frozenset({"model", "out", "file", "against"})
 # Positional arguments, named as in --help (the rest are shown as --options).
 POSITIONALS = frozenset({"text", "prompt", "title", "session"})
 # Commands whose whole job is to write to stdout: refused at once, before a model loads.
-WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill", "lens", "score"})
+WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill", "diff", "lens", "score"})
 
 
 class OutputClosedError(WorkbenchError):

@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     text = require_text(args.prompt)
     config = user_config()
     settings = sampling_settings(args, config)  # validated before the slow imports
+    if getattr(args, "server", None):
+        from workbench.commands.generate_server import run_on_server  # torch-free
+
+        return run_on_server(args, text, settings)
 
     from workbench.engine.decoding import Decoder, Generation
     from workbench.engine.sampling import Sampler

@@ -52,10 +52,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--json", action="store_true", help="machine-readable output (the JSON export, with the id)"
     )
 
-    export = actions.add_parser("export", help="write a session as JSON (importable) or Markdown")
+    export = actions.add_parser(
+        "export", help="write a session as JSON (importable), Markdown or a self-contained HTML page"
+    )
     export.add_argument("session", metavar="ID|last")
     export.add_argument(
-        "--format", "-f", choices=["json", "md"], default=None, help="default: from --out's suffix, else json"
+        "--format",
+        "-f",
+        choices=["json", "md", "html"],
+        default=None,
+        help="default: from --out's suffix (.md, .html), else json; html: one page with no network use, "
+        "reply tokens coloured by probability, each token's top-k (p and q) on hover",
     )
     export.add_argument(
         "--out", "-o", default=None, metavar="FILE", help="write to FILE instead of standard output"
@@ -227,13 +234,20 @@ def _export(args: argparse.Namespace) -> int:
     from workbench.sessions.portable import export_markdown, export_session, to_json
 
     out = Path(args.out) if args.out else None
-    fmt = args.format or ("md" if out is not None and out.suffix.lower() in (".md", ".markdown") else "json")
+    suffix = out.suffix.lower() if out is not None else ""
+    fmt = args.format or {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}.get(suffix, "json")
     if fmt == "md" and args.tokens:
         raise SettingsError("--tokens only goes with --format json (Markdown has no token records)")
+    if fmt == "html" and args.tokens:
+        raise SettingsError("--tokens only goes with --format json (an HTML page always carries its tokens)")
     with _store() as store:
         session_id = store.resolve(args.session)
         if fmt == "json":
             text = to_json(export_session(store, session_id, include_tokens=args.tokens)) + "\n"
+        elif fmt == "html":
+            from workbench.sessions.html_export import export_html
+
+            text = export_html(store, session_id)
         else:
             text = export_markdown(store, session_id)
     if out is None:

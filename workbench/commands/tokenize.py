@@ -13,6 +13,10 @@ from workbench.config import load_settings, user_config
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "server", None):
+        from workbench.commands.tokenize_server import run_on_server  # torch-free
+
+        return run_on_server(args)
     from workbench.engine.loading import load_tokenizer
     from workbench.engine.prompts import chat_prompt
     from workbench.engine.tokens import TokenTable, describe_ids, tokenize

@@ -89,6 +89,19 @@ class Distribution:
         """1 for the most probable token under ``p``."""
         return int((self.p > self.p[int(token_id)]).sum().item()) + 1
 
+    @property
+    def settings(self) -> SamplingSettings:
+        return self.sampler.settings
+
+    def greedy_token(self) -> int:
+        """The most probable token under the active settings (``q``)."""
+        return int(self.q.argmax().item())
+
+    def sample_token(self) -> tuple[int, ChosenBy]:
+        """One token drawn from ``q`` with the reply's seeded stream, and how it was chosen."""
+        token = int(self.sampler.choose(self.q).item())
+        return token, "greedy" if self.sampler.settings.greedy else "sample"
+
     def reweighted(self, settings: SamplingSettings | Sampler, top_k: int | None = None) -> Distribution:
         """The same logits under other sampling settings: a new ``q``, no forward pass.
 

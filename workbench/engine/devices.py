@@ -228,3 +228,28 @@ def resident_bytes() -> int:
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024
+
+
+def available_bytes(plan: DevicePlan) -> int | None:
+    """Memory free for another model on ``plan``'s device: the GPU's free memory (the sum over
+    GPUs under ``device_map``), else the system's available RAM; ``None`` where unknown (MPS,
+    or no /proc/meminfo)."""
+    if plan.device_map:
+        return sum(torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count()))
+    if plan.device.startswith("cuda"):
+        return int(torch.cuda.mem_get_info(torch.device(plan.device))[0])
+    if plan.device == "mps":
+        return None
+    return ram_available_bytes()
+
+
+def ram_available_bytes(path: str = "/proc/meminfo") -> int | None:
+    """The kernel's MemAvailable (free RAM plus what caches would give back), in bytes."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -8,6 +8,10 @@ pressed a moment early is not lost) and taken as soon as that distribution arriv
 While it waits, :meth:`reweight` applies other sampling settings to the distribution it
 holds: a new ``q`` from the logits already computed, no forward pass, drawn from the reply's
 own seeded stream (a re-weight does not restart it).
+
+The distribution is the engine's :class:`Distribution` or anything with the same few
+members (``settings``, ``candidates``, ``entropy``, ``greedy_token``, ``sample_token``,
+``reweighted``): a server's step (workbench/backends/server/replies.py) is one.
 """
 
 from __future__ import annotations
@@ -72,9 +76,9 @@ class StepChooser:
             assert decision.token_id is not None
             return decision.token_id, "user", dist
         if decision.kind == "greedy":
-            return int(dist.q.argmax().item()), "greedy", dist
-        sampler = dist.sampler
-        return int(sampler.choose(dist.q).item()), "greedy" if sampler.settings.greedy else "sample", dist
+            return dist.greedy_token(), "greedy", dist
+        token, chosen_by = dist.sample_token()
+        return token, chosen_by, dist
 
     def _wait(self) -> Decision:
         """Wait for a decision; while playing, sample by itself once ``delay`` has passed.
@@ -113,7 +117,7 @@ class StepChooser:
         keeps the reply's seeded stream (``Distribution.reweighted`` with settings).
         """
         settings, self._new_settings = self._new_settings, None
-        if settings is None or self._dist is None or settings == self._dist.sampler.settings:
+        if settings is None or self._dist is None or settings == self._dist.settings:
             return False
         self._dist = self._dist.reweighted(settings)
         self._cond.notify_all()
@@ -169,7 +173,7 @@ class StepChooser:
         """:meth:`request_reweight` and wait for the re-weighted distribution."""
         with self._cond:
             before = self._dist
-            if before is None or settings == before.sampler.settings:
+            if before is None or settings == before.settings:
                 return before  # nothing waiting, or nothing to change: no need to wait
             self._new_settings = settings
             self._cond.notify_all()

@@ -7,6 +7,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 ChosenBy = Literal["sample", "greedy", "user"]
+
+# A value a backend does not give (a server returns p or q, never both, and no entropy) is
+# NaN, never an invented number; a token a server names only by its text has id -1.
+NOT_GIVEN = math.nan
+NO_ID = -1
+
+
+def given(value: float) -> bool:
+    """Whether a probability or entropy was given (not NaN)."""
+    return not math.isnan(value)
+
+
 TokenKind = Literal["text", "bytes", "special"]
 
 

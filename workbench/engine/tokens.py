@@ -57,6 +57,12 @@ def _uses_byte_level(tokenizer: Any) -> bool:
     return decoder is not None and "ByteLevel" in repr(decoder)
 
 
+def bytes_label(raw: bytes) -> str:
+    """A token's label from its bytes, as ``TokenInfo.label`` makes it: whitespace visible,
+    partial UTF-8 as ``<0xNN>``, control characters inert (used for tokens a server sent)."""
+    return safe_text(raw.decode("utf-8", errors="workbench-hex").translate(_VISIBLE_WS))
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     token_id: int

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,21 +55,26 @@ def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
+def _or_null(value: float) -> float | None:
+    """JSON has no NaN: a value the backend did not give is null."""
+    return None if math.isnan(value) else value
+
+
 def step_to_dict(step: TokenStep) -> dict[str, Any]:
     return {
         "index": step.index,
         "token_id": step.token_id,
         "label": step.label,
         "text": step.text,
-        "p": step.p,
-        "q": step.q,
+        "p": _or_null(step.p),
+        "q": _or_null(step.q),
         "rank": step.rank,
-        "entropy_nats": step.entropy,  # of p; the importer also takes "entropy" (nats)
-        "entropy_bits": step.entropy / math.log(2),
+        "entropy_nats": _or_null(step.entropy),  # of p; the importer also takes "entropy" (nats)
+        "entropy_bits": _or_null(step.entropy / math.log(2)),
         "chosen_by": step.chosen_by,
         "kind": step.kind,
         "is_end": step.is_end,
-        "candidates": [c.to_list() for c in step.candidates],
+        "candidates": [[c.token_id, c.text, _or_null(c.p), _or_null(c.q), c.kind] for c in step.candidates],
     }
 
 
@@ -522,12 +527,17 @@ def _step(check: _Check, data: Any, where: str) -> TokenStep:
             raise check.fail(here, "must be a list [token_id, text, p, q, kind]")
         check.typed(item[0], f"{here}[0]", int, "a token id")
         check.typed(item[1], f"{here}[1]", str, "text")
-        check.typed(item[2], f"{here}[2]", (int, float), "a number")
-        check.typed(item[3], f"{here}[3]", (int, float), "a number")
+        check.typed(item[2], f"{here}[2]", (int, float, type(None)), "a number or null")
+        check.typed(item[3], f"{here}[3]", (int, float, type(None)), "a number or null")
+        item = [*item[:2], *(math.nan if v is None else v for v in item[2:4]), *item[4:]]
         if len(item) == 5 and item[4] not in KINDS:
             raise check.fail(f"{here}[4]", f"is {item[4]!r}; it must be one of {', '.join(KINDS)}")
         candidates.append(Candidate.from_list(item))
-    number: Callable[[str], float] = lambda name: float(field(name, (int, float), "a number"))  # noqa: E731
+
+    def number(name: str) -> float:  # null: not given by the backend that made it
+        value = field(name, (int, float, type(None)), "a number or null")
+        return math.nan if value is None else float(value)
+
     return TokenStep(
         index=field("index", int, "a whole number"),
         token_id=field("token_id", int, "a token id"),

@@ -13,6 +13,10 @@ to its reply; later chunks refer to them by id. A reference whose label or kind 
 its id's definition (it should not happen: a label is a function of the id) is stored as an
 exception, so decoding is exact whatever the input.
 
+Token ids are signed: -1 is a token a server named by its text alone (ids below 2^31 read the
+same as the unsigned ids of chunks written before). NaN (a value a server does not give)
+round-trips.
+
 Floats are stored as float32: ``p``, ``q`` and ``entropy`` come back with a relative error
 below 6e-8 (exactly, for the engine's values, which are float32 on the device anyway).
 The chosen token's ``p``/``q`` are not stored again when they equal its candidate's
@@ -21,10 +25,10 @@ The chosen token's ``p``/``q`` are not stored again when they equal its candidat
 Layout of the uncompressed chunk (n steps, c candidates in all, d new labels, e exceptions)::
 
     u8 version, u32 n, c, d, e, m (steps whose p/q are stored), i32 first index
-    i32[n] index deltas  u32[n] token id  u32[n] rank  f32[n] entropy  u8[n] flags  u8[n] cands
+    i32[n] index deltas  i32[n] token id  u32[n] rank  f32[n] entropy  u8[n] flags  u8[n] cands
     f32[m] p  f32[m] q   u32[n] text byte lengths + UTF-8
-    u32[c] candidate ids  f32[c] p  f32[c] q
-    u32[d] ids  u8[d] kinds  u32[d] label lengths + UTF-8
+    i32[c] candidate ids  f32[c] p  f32[c] q
+    i32[d] ids  u8[d] kinds  u32[d] label lengths + UTF-8
     u32[e] reference  u8[e] kinds  u32[e] label lengths + UTF-8
 """
 
@@ -155,7 +159,7 @@ def encode_chunk(steps: Sequence[TokenStep], labels: Labels) -> bytes:
     parts = [
         _HEADER.pack(VERSION, n, len(cand_ids), len(defs), len(exceptions), len(ps), first),
         _ints("i", deltas),
-        _ints("I", ids),
+        _ints("i", ids),  # signed: -1 is "no id" (a server that gives only text)
         _ints("I", ranks),
         _floats(entropies),
         bytes(flags),
@@ -163,10 +167,10 @@ def encode_chunk(steps: Sequence[TokenStep], labels: Labels) -> bytes:
         _floats(ps),
         _floats(qs),
         _strings(texts),
-        _ints("I", cand_ids),
+        _ints("i", cand_ids),
         _floats(cand_ps),
         _floats(cand_qs),
-        _ints("I", [d[0] for d in defs]),
+        _ints("i", [d[0] for d in defs]),
         bytes(_KIND_CODE[d[2]] for d in defs),
         _strings([d[1] for d in defs]),
         _ints("I", [x[0] for x in exceptions]),
@@ -212,13 +216,13 @@ def decode_chunk(data: bytes, labels: Labels) -> list[TokenStep]:
     version, n, c, d, e, m, first = _HEADER.unpack(reader.take(_HEADER.size))
     if version != VERSION:
         raise CodecError(f"token chunk has format version {version}; this version reads {VERSION}")
-    deltas, ids, ranks = reader.ints("i", n), reader.ints("I", n), reader.ints("I", n)
+    deltas, ids, ranks = reader.ints("i", n), reader.ints("i", n), reader.ints("I", n)
     entropies = reader.floats(n)
     flags, counts = reader.take(n), reader.take(n)
     ps, qs = reader.floats(m), reader.floats(m)
     texts = reader.strings(n)
-    cand_ids, cand_ps, cand_qs = reader.ints("I", c), reader.floats(c), reader.floats(c)
-    def_ids, def_kinds, def_labels = reader.ints("I", d), reader.take(d), reader.strings(d)
+    cand_ids, cand_ps, cand_qs = reader.ints("i", c), reader.floats(c), reader.floats(c)
+    def_ids, def_kinds, def_labels = reader.ints("i", d), reader.take(d), reader.strings(d)
     exc_refs, exc_kinds, exc_labels = reader.ints("I", e), reader.take(e), reader.strings(e)
     for token_id, kind, label in zip(def_ids, def_kinds, def_labels, strict=True):
         labels[token_id] = (label, KINDS[kind])

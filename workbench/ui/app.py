@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import TabbedContent, TabPane
 
 from workbench import paths
+from workbench.backends.local import DecoderSlot
 from workbench.config import Config, save_config
 from workbench.conversation import Conversation, Turn
 from workbench.engine import gcpolicy
@@ -50,12 +51,14 @@ from workbench.ui.model_loading import ModelLoadingMixin
 from workbench.ui.palette import palette_commands
 from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.classify import ClassifyPane
+from workbench.ui.panes.diff import DiffPane
 from workbench.ui.panes.fill import FillPane
 from workbench.ui.panes.score import ScorePane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
-from workbench.ui.reply import DecoderSlot, Reply
+from workbench.ui.reply import Reply
+from workbench.ui.server_attach import ServerAttachMixin
 from workbench.ui.session_view import SessionViewMixin
 from workbench.ui.stepmode import StepModeMixin
 from workbench.ui.themes import register_themes
@@ -67,6 +70,7 @@ from workbench.ui.widgets.status import StatusLine
 from workbench.ui.widgets.tab_link import TabLink
 
 if TYPE_CHECKING:
+    from workbench.backends.server.backend import ServerBackend
     from workbench.engine.loading import LoadedModel
     from workbench.engine.stepping import StepChooser
 
@@ -94,13 +98,20 @@ LATE_MESSAGES = (
 
 
 class WorkbenchApp(
-    ChatMixin, StepModeMixin, ModelLoadingMixin, SessionViewMixin, BranchViewMixin, LensViewMixin, App[int]
+    ChatMixin,
+    StepModeMixin,
+    ModelLoadingMixin,
+    ServerAttachMixin,
+    SessionViewMixin,
+    BranchViewMixin,
+    LensViewMixin,
+    App[int],
 ):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
-    # Below 83 columns the tabs (70 with F11 Score) leave no room for "F5 Sessions" (13) on
-    # their row (app.tcss); F5 stays in the key bar.
-    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (83, "-roomy-tabs")]
+    # Below 91 columns the tabs (78 with F11 Score and F12 Diff) leave no room for "F5 Sessions"
+    # (13) on their row (app.tcss); F5 stays in the key bar.
+    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (91, "-roomy-tabs")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),
@@ -119,6 +130,7 @@ class WorkbenchApp(
         Binding("f9", "show_tab('classify')", "Classify", show=False, priority=True),
         Binding("f10", "show_tab('fill')", "Fill", show=False, priority=True),
         Binding("f11", "show_tab('score')", "Score", show=False, priority=True),
+        Binding("f12", "show_tab('diff')", "Diff", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -130,6 +142,7 @@ class WorkbenchApp(
         store: Any | None = None,
         autoload: bool = True,
         save_settings: bool = True,
+        server: tuple[str, str | None] | None = None,
     ) -> None:
         super().__init__()
         self.config_data = config or Config()
@@ -140,6 +153,9 @@ class WorkbenchApp(
         self.autoload = autoload
         self.save_settings = save_settings
         self.loaded: LoadedModel | None = None
+        # --server URL: replies come from that server instead of a model in this process
+        self.server: ServerBackend | None = None
+        self.server_request = server
         self._loading: LoadSettings | None = None  # a load on its way (the old model stays till then)
         self._loaded_settings: LoadSettings | None = None  # what self.loaded was loaded with
         self.conversation = Conversation()
@@ -176,6 +192,8 @@ class WorkbenchApp(
                 yield FillPane(id="fill-pane")
             with TabPane("F11 Score", id="score"):
                 yield ScorePane(id="score-pane")
+            with TabPane("F12 Diff", id="diff"):
+                yield DiffPane(id="diff-pane")
         yield TabLink("F5", "Sessions", "app.sessions", id="sessions-link")
         yield StatusLine(id="status")
         yield KeyBar(id="key-bar")
@@ -295,7 +313,9 @@ class WorkbenchApp(
         if marker:  # for bench/ui.py and the end-to-end tests
             with open(marker, "w", encoding="utf-8") as handle:
                 json.dump({"time": time.time(), "torch_imported": "torch" in sys.modules}, handle)
-        if self.autoload:
+        if self.server_request is not None:
+            self.attach_server(*self.server_request)
+        elif self.autoload:
             self.load_model(self.load_settings)
 
     # --- widgets ----------------------------------------------------------------------
@@ -326,8 +346,8 @@ class WorkbenchApp(
 
     @property
     def model_ready(self) -> bool:
-        """A model is loaded and no other is on its way to replace it."""
-        return self.loaded is not None and self._loading is None
+        """A model is loaded (or a server attached) and no other is on its way to replace it."""
+        return (self.loaded is not None or self.server is not None) and self._loading is None
 
     @property
     def _chooser(self) -> StepChooser | None:
@@ -429,6 +449,7 @@ class WorkbenchApp(
             "classify": "#cls-text",
             "fill": "#fill-text",
             "score": "#score-text",
+            "diff": "#diff-text",
         }
         if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
             self.set_focus(self.chart)  # a paused token: the chart holds the keys to choose it
@@ -484,6 +505,11 @@ class WorkbenchApp(
             "Score this chat",
             "The selected (or last) reply and its whole prompt, token by token, in the Score tab",
             self.action_score_chat,
+        )
+        yield SystemCommand(
+            "Show diff",
+            "Model against model: KL(A‖B) per token, e.g. float32 against bfloat16 (F12)",
+            lambda: self.action_show_tab("diff"),
         )
 
     # --- token selection ------------------------------------------------------------

@@ -68,7 +68,13 @@ class ChatMixin(AppHost):
             self._editing = None
         chat_input.value = ""
         self._set_input_placeholder()
-        provenance = self.loaded.provenance() if self.loaded is not None else None
+        provenance = (
+            self.loaded.provenance()
+            if self.loaded is not None
+            else self.server.describe()
+            if self.server is not None
+            else None
+        )
         self.sync.ensure_session(self.load_settings, self.sampling, self._session_ui(), provenance)
         if continuing:
             assert self.conversation.leaf is not None  # (continuing requires a leaf)
@@ -86,7 +92,13 @@ class ChatMixin(AppHost):
 
     def _set_input_placeholder(self) -> None:
         chat_input = self.chat_input
-        name = self.loaded.source.short_name if self.loaded is not None else "the model"
+        name = (
+            self.loaded.source.short_name
+            if self.loaded is not None
+            else self.server.model.rstrip("/").rsplit("/", 1)[-1]
+            if self.server is not None
+            else "the model"
+        )
         chat_input.placeholder = (
             COMPLETION_PLACEHOLDER if self.completion_mode else CHAT_PLACEHOLDER.format(name=name)
         )
@@ -107,6 +119,12 @@ class ChatMixin(AppHost):
             return lambda tokenizer: prompts.document_prompt(tokenizer, pieces)
         messages = self.conversation.chat_messages(self.ui_settings.system_prompt, upto=upto.id)
         return lambda tokenizer: prompts.chat_prompt(tokenizer, messages)
+
+    def _request_text(self, upto: Turn) -> tuple[list[dict[str, str]] | None, str | None]:
+        """The conversation up to ``upto`` as a server takes it: (chat messages, document text)."""
+        if self.completion_mode:
+            return None, "".join(turn.content for turn in self.conversation.path(upto.id))
+        return self.conversation.chat_messages(self.ui_settings.system_prompt, upto=upto.id), None
 
     def _update_chat_header(self) -> None:
         """The line above the chat: the sampling settings and system prompt the next reply uses."""
@@ -142,9 +160,18 @@ class ChatMixin(AppHost):
         self, parent: Turn, resume: list[TokenStep] | None = None, forced_token: int | None = None
     ) -> None:
         """Generate a reply after ``parent``; ``resume``/``forced_token`` branch from a token."""
-        assert self.loaded is not None
+        from workbench.backends.local import LocalBackend
+        from workbench.backends.reply_job import ReplyBackend
         from workbench.ui.reply import Reply
 
+        backend: ReplyBackend
+        if self.server is not None:
+            from workbench.backends.server.replies import ServerReplies
+
+            backend = ServerReplies(self.server)
+        else:
+            assert self.loaded is not None
+            backend = LocalBackend(self.loaded, self.decoders)
         build_prompt = self._prompt_builder(parent)
         resume = list(resume or [])
         turn = self.conversation.add(
@@ -158,16 +185,16 @@ class ChatMixin(AppHost):
         self.sync.start_reply(turn, self.sampling)
         reply = Reply(
             turn,
-            self.loaded,
+            backend,
             build_prompt,
             self.sampling,
             self.ui_settings.top_k_shown,
             post=self.post_message,
-            slot=self.decoders,
             resume=resume,
             forced_token=forced_token,
             step_mode=self.step_mode,
             play_delay=self.play_delay,
+            request=self._request_text(parent),
         )
         self.reply = reply
         self._key_bar.refresh()  # Esc stop

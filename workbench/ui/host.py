@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from textual.timer import Timer
     from textual.widgets import TabbedContent
 
+    from workbench.backends.local import DecoderSlot
+    from workbench.backends.server.backend import ServerBackend
     from workbench.config import UiSettings
     from workbench.conversation import Conversation, Turn
     from workbench.engine.loading import LoadedModel
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from workbench.ui.panes.settings import SettingsPane
     from workbench.ui.panes.tokenizer import TokenizerPane
     from workbench.ui.persistence import SessionSync
-    from workbench.ui.reply import DecoderSlot, Reply
+    from workbench.ui.reply import Reply
     from workbench.ui.widgets.chart import CandidatesChart
     from workbench.ui.widgets.conversation import ConversationView
     from workbench.ui.widgets.key_bar import KeyBar
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         conversation: Conversation
         sync: SessionSync
         loaded: LoadedModel | None
+        server: ServerBackend | None
         load_settings: LoadSettings
         sampling: SamplingSettings
         ui_settings: UiSettings

@@ -62,6 +62,7 @@ HINTS: dict[str, list[Hint]] = {
     ],
     "classify": [("Ctrl+L", "classify"), ("F2", "chat")],
     "fill": [("Ctrl+L", "fill"), ("F2", "chat")],
+    "diff": [("Ctrl+L", "diff"), ("Ctrl+O", "chat reply"), ("←/→", "token"), ("F2", "chat")],
     "score": [("Ctrl+L", "score"), ("←/→", "token"), ("l", "lens"), ("Esc", "stop"), ("F2", "chat")],
 }
 

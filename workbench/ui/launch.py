@@ -38,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from workbench.ui.app import WorkbenchApp
 
     config = user_config()
-    app = WorkbenchApp(config=config, load=load_settings(args, config), resume=getattr(args, "resume", None))
+    server_url = getattr(args, "server", None)
+    app = WorkbenchApp(
+        config=config,
+        load=load_settings(args, config),
+        resume=getattr(args, "resume", None),
+        server=(server_url, getattr(args, "server_model", None)) if server_url else None,
+    )
     app.driver_class = WorkbenchDriver
     app.run()
     ending = shutdown_reason(app)  # set when a signal or the terminal's loss ended the app

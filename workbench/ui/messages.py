@@ -77,3 +77,34 @@ class SessionWriteFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class ServerAttached(Message):
+    """An OpenAI-compatible server answered (a workbench.backends.server.backend.ServerBackend)."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__()
+        self.backend = backend
+
+
+class ServerAttachFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ServerRetrying(Message):
+    """A request to the server failed and is tried again (429, 5xx): shown, not hidden."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ServerTokenizerFound(Message):
+    """The inspector's tokenizer for a server's model (a TokenTable, or None) and what it is."""
+
+    def __init__(self, table: Any, about: str) -> None:
+        super().__init__()
+        self.table = table
+        self.about = about

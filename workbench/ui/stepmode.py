@@ -79,6 +79,18 @@ class StepModeMixin(AppHost):
     def action_step_token(self) -> None:
         """Type any token, by text or #id, as the next one."""
         chooser = self._chooser
+        if (
+            self.server is not None
+            and self.loaded is None
+            and chooser is not None
+            and chooser.waiting is not None
+        ):
+            self.notify(
+                "Typing a token needs the model's whole vocabulary, which a server does not send: "
+                "pick a candidate (1-9), sample (Space) or take the top one (g).",
+                severity="warning",
+            )
+            return
         if chooser is None or chooser.waiting is None or self.loaded is None:
             self._decide("token")
             return

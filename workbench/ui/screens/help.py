@@ -81,6 +81,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("F2 F3 F4", "chat, tokenizer, settings tabs"),
             ("F9 F10", "classify, fill tabs (for classifiers and masked models)"),
             ("F11", "score tab: each token of a text coloured by its p, the perplexity"),
+            ("F12", "diff tab: the model against a model B (e.g. itself in bfloat16), KL per token"),
             ("F5", "sessions: open, search, rename, delete saved chats"),
             ("F6", "heat map on/off"),
             ("F7", "step mode on/off"),
@@ -183,6 +184,15 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("[ ]", "previous, next token of the same text"),
             ("← → ↑ ↓", "move over the grid: the line below says the cell's token and p"),
             ("Esc q l", "close"),
+        ],
+    ),
+    (
+        "Diff (F12)",
+        "",
+        [
+            ("Ctrl+L", "compare the text"),
+            ("Ctrl+O", "compare the chat's last reply (its tokens, after its prompt)"),
+            ("←/→", "the token whose top-k is shown"),
         ],
     ),
 ]

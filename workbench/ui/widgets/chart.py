@@ -20,6 +20,7 @@ from workbench.ui.widgets.chart_layout import (
     CHOSEN_BY,
     LEGEND_FIELDS,
     ColumnLayout,
+    bar_value,
     distinct_labels,
     fold,
     pack_fields,
@@ -56,13 +57,20 @@ class CandidatesChart(Widget, can_focus=True):
     """
 
     version: reactive[int] = reactive(0, layout=False)
-    # Height follows the content (a short chart repaints far fewer cells 10 times a second);
-    # a layout pass is asked for only when the number of lines changes.
-    _line_count = 0
+    # Height follows the content (a short chart repaints far fewer cells 10 times a second),
+    # but only grows at once: a layout pass re-flows the whole screen (15-100 ms on a busy
+    # 2-core machine), and a streaming chart whose line count wobbled by one line asked for
+    # one nearly every token (bench/ui.py). A shorter chart keeps its height, blank rows
+    # below, until it has stayed shorter for SHRINK_AFTER seconds.
+    SHRINK_AFTER = 1.0
+    _line_count = 0  # the height held (lines)
+    _shrink_timer: Any = None
+
+    TITLE = "Top-k candidates"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.border_title = "Top-k candidates"
+        self.border_title = self.TITLE
         self._step: TokenStep | None = None
         self._candidates: tuple[Candidate, ...] = ()
         self._chosen: int | None = None
@@ -142,17 +150,52 @@ class CandidatesChart(Widget, can_focus=True):
         if covered is not None:
             self._show(covered)
 
+    def set_source(self, source: str | None) -> None:
+        """Where the numbers come from, in the border: e.g. "p (server, raw) · k ≤ 20"; None:
+        this process's own model (p and q both computed here)."""
+        self.border_title = f"{self.TITLE} · {source}" if source else self.TITLE
+        self._source = source
+        self._changed()
+
+    _source: str | None = None
+
+    def _legend_fields(self) -> tuple[str, ...]:
+        if self._source is None:
+            return LEGEND_FIELDS
+        # a server: its one value, named by its semantics; the rest is not given
+        return (self._source, "n/a: not sent by the server", "bar: the value given")
+
     def _changed(self) -> None:
         self._text = self.rendered_text()  # built once per update, drawn by render_line
         self._text_width = self.content_size.width
         lines = self._text.plain.count("\n") + 1
-        if lines != self._line_count:
+        if lines > self._line_count:
             self._line_count = lines
             self.refresh(layout=True)
+        elif lines < self._line_count:
+            self._shrink_later()
         self.version += 1
 
+    def _shrink_later(self) -> None:
+        """Shrink to the content once it has stayed shorter for a while (one layout pass)."""
+        if self._shrink_timer is not None:
+            self._shrink_timer.stop()
+        if self.is_mounted:
+            self._shrink_timer = self.set_timer(self.SHRINK_AFTER, self._shrink)
+
+    def _shrink(self) -> None:
+        self._shrink_timer = None
+        lines = self._text.plain.count("\n") + 1 if self._text is not None else 1
+        if lines < self._line_count:
+            self._line_count = lines
+            self.refresh(layout=True)
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return self.rendered_text(width).plain.count("\n") + 1
+        lines = self.rendered_text(width).plain.count("\n") + 1
+        held = self._line_count if width == self._text_width else 0  # another width: start afresh
+        if lines > held:
+            self._line_count = lines
+        return max(lines, held)
 
     # Line API: the lines are built once per update and handed out row by row, which costs a
     # fraction of rendering a Text through Textual's content pipeline (this widget changes
@@ -209,7 +252,7 @@ class CandidatesChart(Widget, can_focus=True):
         if step is not None and not chosen_listed:  # chosen from outside the top-k
             rows.append((step.rank, Candidate(step.token_id, step.label, step.p, step.q, step.kind)))
         detail = self._detail(width)
-        legend = pack_fields(LEGEND_FIELDS, width, Style(dim=True, italic=True))
+        legend = pack_fields(self._legend_fields(), width, Style(dim=True, italic=True))
         hint = pack_fields(self._hint.split(" · "), width, Style(color="cyan")) if self._hint else []
         fixed = len(lines) + 2 + len(detail) + len(legend) + len(hint)  # + entropy and header
         hidden = 0
@@ -222,17 +265,21 @@ class CandidatesChart(Widget, can_focus=True):
                 hidden, rows = len(rows) - len(shown), shown
 
         bits = (self._entropy or 0.0) / math.log(2)
-        entropy = Text(f"entropy {bits:.2f} bits", Style(dim=True))
+        known = not math.isnan(bits)  # a server gives no entropy: say so, never invent it
+        entropy = Text(f"entropy {bits:.2f} bits" if known else "entropy not given", Style(dim=True))
         if hidden:  # rows that did not fit the pane's height
             entropy.append(f" · {hidden} hidden", Style(dim=True))
             if entropy.cell_len > width:
-                entropy = Text(f"{bits:.2f} bits · {hidden} hidden", Style(dim=True))
+                short = f"{bits:.2f} bits" if known else "entropy n/a"
+                entropy = Text(f"{short} · {hidden} hidden", Style(dim=True))
         lines.append(entropy)
 
         layout = ColumnLayout.for_width(width)
         labels = distinct_labels([(c.token_id, c.text) for _, c in rows], layout.label, layout.show_id)
-        top = max((c.p for _, c in rows), default=0.0)
-        lines.append(layout.header())
+        values = [bar_value(c) for _, c in rows]
+        top = max((v for v in values if not math.isnan(v)), default=0.0)
+        only_q = bool(rows) and all(math.isnan(c.p) for _, c in rows)
+        lines.append(layout.header("q" if only_q else "p"))
         for (rank, cand), label in zip(rows, labels, strict=True):
             lines.append(layout.row(rank, cand, label, cand.token_id == self._chosen, top))
         return _join([*lines, *detail, *legend, *hint])
@@ -243,7 +290,7 @@ class CandidatesChart(Widget, can_focus=True):
         if step is not None:
             head = "chosen"
             fields = [
-                f"id {step.token_id}",
+                f"id {step.token_id}" if step.token_id >= 0 else "no id",
                 f"p {format_probability(step.p).strip()}",
                 f"q {format_probability(step.q).strip()}",
                 f"rank {step.rank}",
@@ -256,7 +303,7 @@ class CandidatesChart(Widget, can_focus=True):
             top = self._candidates[0]
             head = "top"
             fields = [
-                f"id {top.token_id}",
+                f"id {top.token_id}" if top.token_id >= 0 else "no id",
                 f"p {format_probability(top.p).strip()}",
                 f"q {format_probability(top.q).strip()}",
                 "rank 1",

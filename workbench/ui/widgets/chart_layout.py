@@ -12,6 +12,7 @@ are wrapped between their fields rather than cut.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,11 @@ def distinct_labels(items: Sequence[tuple[int, str]], width: int, ids_shown: boo
     return shown
 
 
+def bar_value(cand: Candidate) -> float:
+    """What a bar draws: ``p``, or ``q`` where a server gave only the after-sampling value."""
+    return cand.q if math.isnan(cand.p) else cand.p
+
+
 @dataclass(frozen=True)
 class ColumnLayout:
     """Column widths for a chart ``width`` cells wide."""
@@ -129,29 +135,31 @@ class ColumnLayout:
         bar_cells = max(1, room - label)
         return cls(width, label, bar_cells, show_id)
 
-    def header(self) -> Text:
+    def header(self, bar_of: str = "p") -> Text:
         parts = [f"{'#':>2}", f"{'token':<{self.label}}"]
         if self.show_id:
             parts.append(f"{'id':>{ID_CELLS}}")
-        parts += [f"{'p':>{PROB_CELLS}}", f"{'q':>{PROB_CELLS}}", take_cells("p bar", self.bar)]
+        parts += [f"{'p':>{PROB_CELLS}}", f"{'q':>{PROB_CELLS}}", take_cells(f"{bar_of} bar", self.bar)]
         return Text(" ".join(parts), Style(dim=True, bold=True))
 
     def row(self, rank: int, cand: Candidate, label: str, chosen: bool, top: float) -> Text:
-        """One candidate: ``top`` is the largest p on the chart (its bar is full)."""
+        """One candidate: ``top`` is the largest bar value on the chart (its bar is full)."""
         base = Style(reverse=True, bold=True) if chosen else Style()
         out = Text(no_wrap=True, overflow="crop")
         out.append(f"{rank:>2} ", base)
         pad = " " * max(0, self.label - cell_len(label))
         out.append(label + pad, base + KIND_STYLES.get(cand.kind, Style()))
         out.append(" ", base)
-        if self.show_id:
-            out.append(f"{cand.token_id:>{ID_CELLS}} ", base + Style(dim=not chosen))
+        if self.show_id:  # (a server that names tokens by text alone gives no id)
+            shown_id = str(cand.token_id) if cand.token_id >= 0 else "—"
+            out.append(f"{shown_id:>{ID_CELLS}} ", base + Style(dim=not chosen))
         out.append(format_probability(cand.p) + " ", base)
         removed = cand.q == 0.0
         q_text = "✗".rjust(PROB_CELLS - 1) + " " if removed else format_probability(cand.q)
         out.append(q_text, base + Style(dim=removed, color="red" if removed and not chosen else None))
         out.append(" ")
-        fraction = cand.p / top if top > 0 else 0.0
+        value = bar_value(cand)
+        fraction = value / top if top > 0 and not math.isnan(value) else 0.0
         out.append(bar(fraction, self.bar), Style(color="green" if not removed else "grey50"))
         return out
 

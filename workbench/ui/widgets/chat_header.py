@@ -67,7 +67,9 @@ class ChatHeader(Static):
         self.tooltip = "The settings the next reply uses; click to change them (F4)"
 
     def show(self, settings: SamplingSettings, system_prompt: str = "", completion: bool = False) -> None:
-        self.update(header_text(settings, system_prompt, completion))
+        text = header_text(settings, system_prompt, completion)
+        if text != self.content:  # shown again at every reply: no whole-screen layout for nothing
+            self.update(text)
 
     async def on_click(self, event: events.Click) -> None:
         event.stop()

@@ -191,7 +191,10 @@ class MessageView(Widget):
         if self.document:
             self._refresh_document()
             return
-        self.query_one(".message-header", Static).update(self.header())
+        header = self.query_one(".message-header", Static)
+        text = self.header()
+        if text != header.content:  # each update asks for a whole-screen layout pass
+            header.update(text)
         body = self.query_one(".message-body", Static)
         stream = self.query_one(".message-stream", StreamingText)
         markdown = self.query_one(".message-markdown", Markdown)
@@ -210,7 +213,9 @@ class MessageView(Widget):
         elif self._markdown_state == "ready":
             body.display, stream.display, markdown.display = False, False, True
         note = self.query_one(".error-note", Static)
-        note.update(Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else "")
+        error = Text(f"⚠ {safe_line(self.turn.error)}") if self.turn.error else ""
+        if error != note.content:
+            note.update(error)
         note.display = bool(self.turn.error)
 
     def _fill_stream(self, stream: StreamingText) -> None:

@@ -21,6 +21,7 @@ PLACE_OF_ID = {
     "tokenizer-pane": "tokenizer",
     "classify-pane": "classify",
     "fill-pane": "fill",
+    "diff-pane": "diff",
     "score-pane": "score",
 }
 # Nothing of those focused (the tab bar, or no focus): the active tab says where the user is.
@@ -30,6 +31,7 @@ PLACE_OF_TAB = {
     "settings": "settings",
     "classify": "classify",
     "fill": "fill",
+    "diff": "diff",
     "score": "score",
 }
 

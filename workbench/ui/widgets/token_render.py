@@ -12,6 +12,7 @@ colour is the terminal's choice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,8 +96,8 @@ class HeatPalette:
         return max((black, white), key=lambda c: contrast_ratio(c, background))
 
     def colors(self, p: float) -> tuple[Color, Color]:
-        """(text, background) for a token of probability ``p``."""
-        bg = self.background(p)
+        """(text, background) for a token of probability ``p`` (NaN, not given: the middle)."""
+        bg = self.background(0.5 if math.isnan(p) else p)
         return self.text(bg), bg
 
     def style(self, p: float) -> Style:
@@ -165,6 +166,8 @@ def format_probability(p: float) -> str:
 
     '100.0%', ' 45.3%', ' 8.91%', ' 0.51%', ' 0.05%', '<0.01%', '    0%'.
     """
+    if math.isnan(p):  # not given by the backend (a server gives p or q, not both)
+        return "n/a".rjust(6)
     percent = p * 100
     if percent >= 9.995:
         shown = f"{percent:.1f}%"

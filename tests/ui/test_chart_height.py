@@ -1,0 +1,58 @@
+"""The chart's height while it streams: it grows at once but shrinks only after a pause.
+
+A layout pass re-flows the whole screen; a chart whose line count wobbled by a line asked for
+one nearly every token, the largest cause of UI stalls while a reply streamed (bench/ui.py).
+"""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from tests.ui.helpers import wait_until
+from workbench.engine.steps import Candidate, TokenStep
+from workbench.ui.widgets.chart import CandidatesChart
+
+
+def step(index: int, rows: int) -> TokenStep:
+    candidates = tuple(Candidate(100 + n, f"tok{n}", 0.5 / (n + 1), 0.0) for n in range(rows))
+    return TokenStep(index, 100, "tok0", "tok0", 0.5, 0.5, 1, 1.0, candidates, "sample")
+
+
+class ChartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield CandidatesChart(id="chart")
+
+
+async def test_a_wobbling_line_count_asks_for_layout_only_when_growing() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.query_one(CandidatesChart)
+        chart.SHRINK_AFTER = 0.3
+        chart.show_step(step(0, 5))
+        await pilot.pause()
+        tall = chart.outer_size.height
+        passes = 0
+        screen = app.screen
+        original = screen._refresh_layout
+
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal passes
+            passes += 1
+            return original(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        for n in range(1, 21):  # 4 candidates, 5, 4, 5, ...: the streaming wobble
+            chart.show_step(step(n, 4 if n % 2 else 5))
+            await pilot.pause()
+        assert passes == 0, f"{passes} whole-screen layout passes for 20 tokens of the same height or less"
+        assert chart.outer_size.height == tall
+        # a shorter chart that stays shorter gives its rows back after the pause
+        chart.show_step(step(21, 2))
+        await wait_until(pilot, lambda: chart.outer_size.height < tall)
+        assert chart.outer_size.height == tall - 3
+        # a taller one takes them at once
+        passes = 0
+        chart.show_step(step(22, 5))
+        await pilot.pause()
+        assert chart.outer_size.height == tall
+        assert passes >= 1
