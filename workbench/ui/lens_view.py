@@ -46,7 +46,7 @@ class LensViewMixin(AppHost):
             return
         found = self._reply_ids(turn)
         if found is None or self.loaded is None:
-            self.notify("No model is loaded yet.", severity="warning")
+            self._no_local_model()
             return
         ids, _ = found
         from workbench.ui.panes.score import ScorePane
@@ -65,7 +65,7 @@ class LensViewMixin(AppHost):
             return
         loaded = self.loaded
         if loaded is None:
-            self.notify("No model is loaded yet.", severity="warning")
+            self._no_local_model()
             return
         found = self._reply_ids(turn)
         if found is None:
@@ -81,8 +81,19 @@ class LensViewMixin(AppHost):
         title counts tokens from ``numbered_from`` (token 1)."""
         loaded = self.loaded
         if loaded is None:
-            self.notify("No model is loaded yet.", severity="warning")
+            self._no_local_model()
             return
         from workbench.ui.screens.lens import LensScreen
 
         self.push_screen(LensScreen(loaded, ids, target, where, first=first, numbered_from=numbered_from))
+
+    def _no_local_model(self) -> None:
+        if self.server is not None:  # the lens and scoring need the model itself
+            self.notify(
+                "The logit lens and scoring need the model's own weights (hidden states, every "
+                "position's logits), which a server does not send: start without --server to use them.",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.notify("No model is loaded yet.", severity="warning")
