@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from workbench import __version__
 
@@ -247,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fill.add_argument("--json", action="store_true", help="machine-readable output")
 
+    _add_lens_and_score(commands, model)
+
     from workbench.commands.sessions import add_parser as add_sessions_parser  # torch-free, like this module
 
     add_sessions_parser(commands)
@@ -256,6 +259,48 @@ def build_parser() -> argparse.ArgumentParser:
     add_diff_parser(commands, model)
 
     return parser
+
+
+def _add_lens_and_score(commands: Any, model: argparse.ArgumentParser) -> None:
+    lens = commands.add_parser(
+        "lens",
+        parents=[model],
+        help="logit lens: the top-k of every layer for one predicted token",
+        description="Each layer's hidden state through the model's final norm and lm_head, then softmax: "
+        "what the model would predict if that layer were its last, with the probability of the token "
+        "finally chosen at each layer. The last layer's row is the model's own p.",
+    )
+    lens.add_argument("text", help="the text, e.g. 'The capital of France is'")
+    lens.add_argument(
+        "--position",
+        "-p",
+        default=None,
+        help="the index of the predicted token (predicted from the tokens before it): 1 to the "
+        "text's length; negative counts from the end (-1 = the text's last token) "
+        "(default: the token after the text, the last layer's top token)",
+    )
+    lens.add_argument("--top-k", "-k", default="5", help="candidates per layer (1-50, default 5)")
+    lens.add_argument("--json", action="store_true", help="machine-readable output")
+
+    score = commands.add_parser(
+        "score",
+        parents=[model],
+        help="score a text: each token's p, rank and surprisal, and the perplexity",
+        description="p of each token given the tokens before it (softmax of the logits), its rank, its "
+        "surprisal -log2 p in bits, and the text's perplexity. A text longer than the window is scored "
+        "with a sliding window (as in the Hugging Face perplexity guide): each token once, with at least "
+        "WINDOW - STRIDE tokens of context.",
+    )
+    score.add_argument("text", nargs="?", default=None, help="the text to score")
+    score.add_argument("--file", default=None, help="score the text of FILE (UTF-8) instead")
+    score.add_argument(
+        "--window", default=None, help="tokens per forward pass (default: the model's context, at most 1024)"
+    )
+    score.add_argument(
+        "--stride", default=None, help="tokens the window moves each pass (default: half the window)"
+    )
+    score.add_argument("--top", type=int, default=10, help="how many of the most surprising tokens to list")
+    score.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -88,6 +88,18 @@ async def test_the_app_streams_steps_and_saves_a_server_reply(replay) -> None:
     assert record["backend"] == "server" and record["url"] == server.url.rstrip("/")
     assert record["semantics"]["label"] == "p (server, raw)"
 
+    # resumed later without --server, the session goes back to its server (no model loaded)
+    from tests.ui.helpers import greedy_config, wait_until
+    from workbench.ui.app import WorkbenchApp
+
+    app = WorkbenchApp(greedy_config(), save_settings=False, resume=str(seen["session_id"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.server is not None, what="the saved server attached")
+        assert app.server is not None and app.server.public_url == record["url"]
+        assert app.loaded is None and app._loading is None  # no in-process model was loaded
+        assert "p (server, raw)" in str(app.chart.border_title)
+        assert app.conversation.turns[app.conversation.leaf].content == seen["stepped"].content
+
 
 async def test_a_stream_cut_mid_reply_keeps_the_partial_reply_marked_and_saved() -> None:
     from tests.ui.helpers import greedy_config, wait_until

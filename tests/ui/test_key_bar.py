@@ -88,12 +88,12 @@ async def test_f5_sessions_is_on_the_tab_bar_row_and_opens_sessions_when_clicked
     from workbench.ui.screens.sessions import SessionsScreen
 
     app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 24)) as pilot:
         await pilot.pause()
         link = app.query_one("#sessions-link")
         tabs = [tab.region for tab in app.query("ContentTab")]
         assert link.region.y == tabs[0].y == 0
-        assert link.region.right == 80  # at the right end of the row, inside the screen
+        assert link.region.right == 100  # at the right end of the row, inside the screen
         assert all(tab.right <= link.region.x for tab in tabs)  # over no tab
         assert "F5 Sessions" in link.render().plain
         await pilot.click("#sessions-link")
@@ -103,16 +103,16 @@ async def test_f5_sessions_is_on_the_tab_bar_row_and_opens_sessions_when_clicked
 async def test_f5_sessions_on_the_tab_bar_covers_no_tab_at_any_width():
     app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False)
     async with app.run_test(size=(100, 24)) as pilot:
-        for width in (80, 79, 60):
+        for width in (91, 90, 80, 60):
             await pilot.resize_terminal(width, 24)
             await pilot.pause()
             link = app.query_one("#sessions-link")
             if link.display:
                 assert all(tab.region.right <= link.region.x for tab in app.query("ContentTab")), width
             else:
-                assert width < 80
-        await pilot.resize_terminal(80, 24)
-        await wait_until(pilot, lambda: app.query_one("#sessions-link").display, what="the link back at 80")
+                assert width < 91
+        await pilot.resize_terminal(91, 24)
+        await wait_until(pilot, lambda: app.query_one("#sessions-link").display, what="the link back at 91")
 
 
 class EarlyTypist(WorkbenchApp):

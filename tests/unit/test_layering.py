@@ -38,3 +38,18 @@ def test_backends_import_neither_the_ui_nor_textual():
         for path in files
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_a_server_reply_needs_no_torch():
+    """Replies from a server run without torch: importing it on the UI thread while a worker
+    imports transformers raced transformers' lazy module (ImportError: DynamicCache)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import workbench.backends.server.replies, workbench.engine.stepping, workbench.ui.reply\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

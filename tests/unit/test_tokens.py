@@ -101,3 +101,9 @@ def test_safe_text_leaves_no_control_characters(raw):
 
 def test_safe_line_shows_newlines():
     assert safe_line("a\nb\tc") == "a↵b⇥c"
+
+
+def test_a_no_break_space_token_is_visible() -> None:
+    from workbench.engine.tokens import bytes_label
+
+    assert bytes_label("\u00a0".encode()) == "\u237d"  # was an invisible label in the lens grid

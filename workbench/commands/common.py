@@ -28,6 +28,8 @@ COMMANDS = {
     "vocab": "workbench.commands.vocab",
     "classify": "workbench.commands.classify",
     "fill": "workbench.commands.fill",
+    "lens": "workbench.commands.lens",
+    "score": "workbench.commands.score",
     "sessions": "workbench.commands.sessions",
     "diff": "workbench.commands.diff",
 }
@@ -43,7 +45,7 @@ PATH_ARGUMENTS = frozenset({"model", "out", "file", "against"})
 # Positional arguments, named as in --help (the rest are shown as --options).
 POSITIONALS = frozenset({"text", "prompt", "title", "session"})
 # Commands whose whole job is to write to stdout: refused at once, before a model loads.
-WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill", "diff"})
+WRITES_STDOUT = frozenset({"probe", "tokenize", "generate", "classify", "fill", "diff", "lens", "score"})
 
 
 class OutputClosedError(WorkbenchError):

@@ -21,10 +21,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from workbench.engine.decoding import Choice, Distribution
 from workbench.engine.settings import SamplingSettings
+
+if TYPE_CHECKING:  # no torch here: a server's replies use the chooser in a process without it
+    from workbench.engine.decoding import Choice, Distribution
 
 DecisionKind = Literal["sample", "greedy", "token", "stop"]
 PLAY_DELAYS = (1.0, 0.5, 0.25, 0.1, 0.0)  # seconds between tokens while playing

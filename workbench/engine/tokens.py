@@ -20,7 +20,9 @@ from workbench.safetext import safe_text
 
 _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 # How whitespace shows inside a token label.
-_VISIBLE_WS = str.maketrans({" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "\r": "\u240d"})
+_VISIBLE_WS = str.maketrans(
+    {" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5", "\r": "\u240d", "\u00a0": "\u237d"}  # ⍽: a no-break space
+)
 
 
 def _hex_bytes_handler(error: UnicodeError) -> tuple[str, int]:

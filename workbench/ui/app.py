@@ -37,6 +37,7 @@ from workbench.safetext import safe_line, safe_text
 from workbench.ui import switching
 from workbench.ui.branch_view import BranchViewMixin
 from workbench.ui.chatting import ChatMixin
+from workbench.ui.lens_view import LensViewMixin
 from workbench.ui.messages import (
     GenerationEnded,
     LoadProgressed,
@@ -52,6 +53,7 @@ from workbench.ui.panes.chat import ChatInput, ChatPane
 from workbench.ui.panes.classify import ClassifyPane
 from workbench.ui.panes.diff import DiffPane
 from workbench.ui.panes.fill import FillPane
+from workbench.ui.panes.score import ScorePane
 from workbench.ui.panes.settings import SettingsPane
 from workbench.ui.panes.tokenizer import TokenizerPane
 from workbench.ui.persistence import SessionSync
@@ -102,12 +104,14 @@ class WorkbenchApp(
     ServerAttachMixin,
     SessionViewMixin,
     BranchViewMixin,
+    LensViewMixin,
     App[int],
 ):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "workbench"
-    # Below 80 columns (since the F12 Diff tab) the tabs leave no room for "F5 Sessions" on their row (app.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (80, "-roomy-tabs")]
+    # Below 91 columns the tabs (78 with F11 Score and F12 Diff) leave no room for "F5 Sessions"
+    # (13) on their row (app.tcss); F5 stays in the key bar.
+    HORIZONTAL_BREAKPOINTS = [(0, "-cramped-tabs"), (91, "-roomy-tabs")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("escape", "stop", "Stop"),
@@ -125,6 +129,7 @@ class WorkbenchApp(
         Binding("f4", "show_tab('settings')", "Settings", show=False, priority=True),
         Binding("f9", "show_tab('classify')", "Classify", show=False, priority=True),
         Binding("f10", "show_tab('fill')", "Fill", show=False, priority=True),
+        Binding("f11", "show_tab('score')", "Score", show=False, priority=True),
         Binding("f12", "show_tab('diff')", "Diff", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -185,6 +190,8 @@ class WorkbenchApp(
                 yield ClassifyPane(id="classify-pane")
             with TabPane("F10 Fill", id="fill"):
                 yield FillPane(id="fill-pane")
+            with TabPane("F11 Score", id="score"):
+                yield ScorePane(id="score-pane")
             with TabPane("F12 Diff", id="diff"):
                 yield DiffPane(id="diff-pane")
         yield TabLink("F5", "Sessions", "app.sessions", id="sessions-link")
@@ -441,6 +448,7 @@ class WorkbenchApp(
             "settings": "#set-model",
             "classify": "#cls-text",
             "fill": "#fill-text",
+            "score": "#score-text",
             "diff": "#diff-text",
         }
         if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
@@ -487,6 +495,16 @@ class WorkbenchApp(
             "Show fill",
             "Fill-mask: the top-k tokens for each [MASK] (F10)",
             lambda: self.action_show_tab("fill"),
+        )
+        yield SystemCommand(
+            "Show score",
+            "Score a text: each token's p, rank and surprisal, the perplexity (F11)",
+            lambda: self.action_show_tab("score"),
+        )
+        yield SystemCommand(
+            "Score this chat",
+            "The selected (or last) reply and its whole prompt, token by token, in the Score tab",
+            self.action_score_chat,
         )
         yield SystemCommand(
             "Show diff",

@@ -3,7 +3,7 @@
 Pure data, no widgets: the key bar (widgets/key_bar.py) picks the hints of the focused place,
 the F1 guide (screens/help.py) lists the same places with longer descriptions.
 A place is a name: "message", "conversation", "chart", "chart-paused", "settings",
-"tokenizer", "classify", "fill".
+"tokenizer", "classify", "fill", "score".
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ HINTS: dict[str, list[Hint]] = {
         ("c", "compare"),
         ("y", "copy"),
         ("e", "edit"),
+        ("l", "lens"),  # (from 88 columns; F1 names it everywhere)
         ("F6", "heat map"),
     ],
     # A token waits in step mode: the chart holds the keys that choose it.
@@ -62,6 +63,7 @@ HINTS: dict[str, list[Hint]] = {
     "classify": [("Ctrl+L", "classify"), ("F2", "chat")],
     "fill": [("Ctrl+L", "fill"), ("F2", "chat")],
     "diff": [("Ctrl+L", "diff"), ("Ctrl+O", "chat reply"), ("←/→", "token"), ("F2", "chat")],
+    "score": [("Ctrl+L", "score"), ("←/→", "token"), ("l", "lens"), ("Esc", "stop"), ("F2", "chat")],
 }
 
 GENERATING_HINT: Hint = ("Esc", "stop")

@@ -70,10 +70,28 @@ class SessionViewMixin(AppHost):
         self._show_conversation()
         self._show_last_token()  # not the numbers of the chat left behind
         self.notify(f"Resumed “{safe_line(record.title or 'untitled')}”.")
+        if self._resume_server(record.provenance or {}):
+            return True
         if load != self.load_settings:
             self.load_settings = load  # loaded at the first frame, unless a model runs already
             if self.loaded is not None or self._loading is not None:
                 self.load_model(load)
+        return True
+
+    def _resume_server(self, provenance: dict[str, Any]) -> bool:
+        """A session that ran on a server goes back to that server (its URL and model as
+        saved; the key comes from the environment again). True when it does."""
+        if provenance.get("backend") != "server" or not isinstance(provenance.get("url"), str):
+            return False
+        url, model = provenance["url"], provenance.get("server_model")
+        model = model if isinstance(model, str) else None
+        server = self.server
+        if server is not None and server.public_url == url and (model is None or server.model == model):
+            return True  # attached to it already
+        if self.first_frame_at is None:
+            self.server_request = (url, model)  # attached at the first frame, instead of a model load
+        else:
+            self.attach_server(url, model)
         return True
 
     def _show_last_token(self) -> None:

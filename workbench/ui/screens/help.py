@@ -51,6 +51,20 @@ GUIDE: list[tuple[str, str]] = [
         "switches to completion mode: the prompt and its continuations as one running text.",
     ),
     (
+        "Logit lens (l)",
+        "On a reply's token (or a scored text's), l shows what each layer would predict were it the "
+        "last: its hidden state through the model's final norm and lm_head, then softmax. Rows are "
+        "layers (the model's output, its p, at the top; the embeddings at the bottom), columns the "
+        "top candidates, and one column the p each layer gives the token finally chosen.",
+    ),
+    (
+        "Score (F11)",
+        "Paste a text and press Ctrl+L: each token is coloured by its p given the tokens before it, "
+        "with the perplexity and the most surprising tokens (their surprisal in bits, -log2 p). A "
+        "text longer than the window is scored window by window, each token once. Ctrl+P, 'Score "
+        "this chat' scores the selected reply with its whole prompt, chat template and all.",
+    ),
+    (
         "Heat map (F6)",
         "Colours each token of a reply by its p: the legend at the top of the conversation says which "
         "colour is which. Low p marks where the model was unsure, or where sampling took an "
@@ -66,6 +80,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("F1", "this guide"),
             ("F2 F3 F4", "chat, tokenizer, settings tabs"),
             ("F9 F10", "classify, fill tabs (for classifiers and masked models)"),
+            ("F11", "score tab: each token of a text coloured by its p, the perplexity"),
             ("F12", "diff tab: the model against a model B (e.g. itself in bfloat16), KL per token"),
             ("F5", "sessions: open, search, rename, delete saved chats"),
             ("F6", "heat map on/off"),
@@ -100,6 +115,7 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("1-9", "branch: continue with candidate 1-9 at this token"),
             ("[ ]", "previous, next branch (the cursor stays where they part)"),
             ("c", "compare this reply with a sibling branch from their fork"),
+            ("l", "logit lens of this token: each layer's top candidates"),
             ("e", "edit the message this reply answers"),
             ("v", "mark a token; ← → then select a range"),
             ("y", "copy the marked tokens, else the reply"),
@@ -151,6 +167,25 @@ KEYS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     ("Classify (F9), Fill (F10)", "", [("Ctrl+L", "run")]),
+    (
+        "Score (F11)",
+        "",
+        [
+            ("Ctrl+L", "score the text"),
+            ("← →", "previous, next token (Home End: first, last)"),
+            ("l", "logit lens of the token under the cursor"),
+            ("Esc", "stop scoring a long text"),
+        ],
+    ),
+    (
+        "Logit lens",
+        "l on a token",
+        [
+            ("[ ]", "previous, next token of the same text"),
+            ("← → ↑ ↓", "move over the grid: the line below says the cell's token and p"),
+            ("Esc q l", "close"),
+        ],
+    ),
     (
         "Diff (F12)",
         "",

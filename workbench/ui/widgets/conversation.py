@@ -356,6 +356,7 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         Binding("Y", "copy_code_block", "Copy code block", show=False),
         Binding("v", "toggle_mark", "Mark tokens (move, then y)", show=False),
         Binding("m", "toggle_markdown", "Markdown"),
+        Binding("l", "app.logit_lens", "Logit lens"),
         *[
             Binding(str(n), f"app.branch_candidate({n})", f"Branch with candidate {n}", show=False)
             for n in range(1, 10)

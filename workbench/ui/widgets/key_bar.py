@@ -22,6 +22,7 @@ PLACE_OF_ID = {
     "classify-pane": "classify",
     "fill-pane": "fill",
     "diff-pane": "diff",
+    "score-pane": "score",
 }
 # Nothing of those focused (the tab bar, or no focus): the active tab says where the user is.
 PLACE_OF_TAB = {
@@ -31,6 +32,7 @@ PLACE_OF_TAB = {
     "classify": "classify",
     "fill": "fill",
     "diff": "diff",
+    "score": "score",
 }
 
 
