@@ -6,7 +6,8 @@ error is exactly the ``SettingsError`` message), and posts a message when a *val
 happens. The app applies and saves it.
 
 - Sampling and display changes apply on every valid edit (``SamplingChanged``/``UiChanged``).
-- Model, device, dtype and trust-remote-code are only applied when the user asks, because a
+- Model, device, dtype, trust-remote-code, max memory, quantize and compile are only applied
+  when the user asks, because a
   reload takes seconds to minutes (``LoadRequested``).
 - A change is posted only when the validated settings differ from the last ones posted or
   given with ``set_config``: typing ``0.70`` after ``0.7`` or resuming a session is silent.
@@ -35,6 +36,7 @@ from workbench.config import Config, UiSettings
 from workbench.engine.errors import SettingsError
 from workbench.engine.settings import (
     DTYPES,
+    QUANTIZE,
     LoadSettings,
     SamplingSettings,
     format_stop_field,
@@ -44,6 +46,7 @@ from workbench.engine.settings import (
 from workbench.safetext import safe_line
 
 Group = Literal["load", "sampling", "ui"]
+QUANTIZE_SHOWN = {"none": "none", "8bit": "8-bit (bitsandbytes)", "4bit": "4-bit NF4 (bitsandbytes)"}
 
 
 def _sampling_field(key: str) -> Callable[[str], Any]:
@@ -83,6 +86,13 @@ TEXT_FIELDS: dict[str, _Field] = {
         "model", "load", "Model source", "'default', a hub id, a folder or a .gguf file", _load_field("model")
     ),
     "set-device": _Field("device", "load", "Device", "auto, cpu, cuda, cuda:N or mps", _load_field("device")),
+    "set-max-memory": _Field(
+        "max_memory",
+        "load",
+        "Max memory",
+        "device auto: cap per device, e.g. 0=20GiB,1=20GiB,cpu=64GiB",
+        _load_field("max_memory"),
+    ),
     "set-temperature": _Field(
         "temperature", "sampling", "Temperature", "0 = greedy; 0.7 is typical", _sampling_field("temperature")
     ),
@@ -249,6 +259,8 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 self._show_error(widget_id, "")
             self.query_one("#set-dtype", Select).value = config.model.dtype
             self.query_one("#set-trust", Switch).value = config.model.trust_remote_code
+            self.query_one("#set-quantize", Select).value = config.model.quantize
+            self.query_one("#set-compile", Switch).value = config.model.compile
             self.query_one("#set-do-sample", Switch).value = config.sampling.do_sample
             self.query_one("#set-heatmap", Switch).value = config.ui.heatmap
             prompt = self.query_one("#set-system-prompt", TextArea)
@@ -313,6 +325,16 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 yield self._row("Dtype", "auto = chosen for the device", dtype)
                 trust = Switch(config.model.trust_remote_code, id="set-trust")
                 yield self._row("Trust remote code", "let a hub model run its own Python code", trust)
+                yield text_field("set-max-memory", placeholder="none")
+                quantize = Select(
+                    [(QUANTIZE_SHOWN[name], name) for name in QUANTIZE],
+                    value=config.model.quantize,
+                    allow_blank=False,
+                    id="set-quantize",
+                )
+                yield self._row("Quantize", "bitsandbytes weights; CUDA only", quantize)
+                compiled = Switch(config.model.compile, id="set-compile")
+                yield self._row("Compile", "static cache + torch.compile; compiles at load", compiled)
                 with Horizontal(id="set-load-row"):
                     yield Button("Load model", id="set-load", variant="primary")
                     yield Static(Text(safe_line(self._load_state)), id="set-load-state")
@@ -411,13 +433,18 @@ class SettingsPane(VerticalScroll, can_focus=False):
             self.screen.focus_next()  # Enter moves on, as in a form
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
-        groups: dict[str, Group] = {"set-do-sample": "sampling", "set-heatmap": "ui", "set-trust": "load"}
+        groups: dict[str, Group] = {
+            "set-do-sample": "sampling",
+            "set-heatmap": "ui",
+            "set-trust": "load",
+            "set-compile": "load",
+        }
         if event.switch.id in groups:
             event.stop()
             self._apply(groups[event.switch.id])
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id in ("set-theme", "set-dtype"):
+        if event.select.id in ("set-theme", "set-dtype", "set-quantize"):
             event.stop()
             self._apply("ui" if event.select.id == "set-theme" else "load")
 
@@ -491,13 +518,24 @@ class SettingsPane(VerticalScroll, can_focus=False):
                     invalid.append(control)
         values = self._values("load")
         dtype = self.query_one("#set-dtype", Select).value
-        if invalid or values is None or not isinstance(dtype, str):
+        quantize = self.query_one("#set-quantize", Select).value
+        if invalid or values is None or not isinstance(dtype, str) or not isinstance(quantize, str):
             if invalid:
                 invalid[0].focus()
             return
-        load = LoadSettings(
-            dtype=dtype, trust_remote_code=self.query_one("#set-trust", Switch).value, **values
-        )
+        try:
+            load = LoadSettings(
+                dtype=dtype,
+                trust_remote_code=self.query_one("#set-trust", Switch).value,
+                quantize=quantize,
+                compile=self.query_one("#set-compile", Switch).value,
+                **values,
+            )
+        except SettingsError as exc:  # across fields: max memory with a device other than auto
+            field = TEXT_FIELDS["set-max-memory"]
+            self._show_error("set-max-memory", user_message(str(exc), field))
+            self.query_one("#set-max-memory", Input).focus()
+            return
         self.post_message(self.LoadRequested(load))
 
     def _show_value(self, control: Input, value: Any) -> None:
