@@ -29,8 +29,9 @@ tools:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tmux; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq tmux; fi; }
 
+# WORKBENCH_TEST_COMPILE=1: the --compile test (torch.compile, about a minute cold) runs here.
 test: $(STAMP) tools
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	WORKBENCH_TEST_COMPILE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests bench themes setup.py .ci

@@ -7,8 +7,7 @@ happens. The app applies and saves it.
 
 - Sampling and display changes apply on every valid edit (``SamplingChanged``/``UiChanged``).
 - Model, device, dtype, trust-remote-code, max memory, quantize and compile are only applied
-  when the user asks, because a
-  reload takes seconds to minutes (``LoadRequested``).
+  when the user asks, because a reload takes seconds to minutes (``LoadRequested``).
 - A change is posted only when the validated settings differ from the last ones posted or
   given with ``set_config``: typing ``0.70`` after ``0.7`` or resuming a session is silent.
 """
