@@ -45,7 +45,7 @@ from workbench.engine.settings import (
 from workbench.safetext import safe_line
 
 Group = Literal["load", "sampling", "ui"]
-QUANTIZE_SHOWN = {"none": "none", "8bit": "8-bit (bitsandbytes)", "4bit": "4-bit NF4 (bitsandbytes)"}
+QUANTIZE_SHOWN = {"none": "not quantized", "8bit": "8-bit bnb", "4bit": "4-bit bnb"}
 
 
 def _sampling_field(key: str) -> Callable[[str], Any]:
@@ -192,6 +192,10 @@ class SettingsPane(VerticalScroll, can_focus=False):
         & .field-error { display: none; padding: 0 1; color: $text-error; }
         & .field-error.-shown { display: block; }
         & Select { max-width: 44; }
+        & #set-scale-up { height: auto; }
+        & #set-scale-up Input { width: 1fr; min-width: 12; }
+        & #set-scale-up Select { width: 18; }
+        & #set-compile-label { width: auto; padding: 1 0 0 1; }
         & #set-system-prompt { height: 6; }
         & #set-load-row { height: auto; padding-left: 26; }
         & #set-load-state { width: 1fr; height: auto; padding: 1 1 0 2; }
@@ -324,16 +328,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 yield self._row("Dtype", "auto = chosen for the device", dtype)
                 trust = Switch(config.model.trust_remote_code, id="set-trust")
                 yield self._row("Trust remote code", "let a hub model run its own Python code", trust)
-                yield text_field("set-max-memory", placeholder="none")
-                quantize = Select(
-                    [(QUANTIZE_SHOWN[name], name) for name in QUANTIZE],
-                    value=config.model.quantize,
-                    allow_blank=False,
-                    id="set-quantize",
-                )
-                yield self._row("Quantize", "bitsandbytes weights; CUDA only", quantize)
-                compiled = Switch(config.model.compile, id="set-compile")
-                yield self._row("Compile", "static cache + torch.compile; compiles at load", compiled)
+                yield self._scale_up_row(config.model)
                 with Horizontal(id="set-load-row"):
                     yield Button("Load model", id="set-load", variant="primary")
                     yield Static(Text(safe_line(self._load_state)), id="set-load-state")
@@ -361,6 +356,42 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 yield self._row("Theme", "themes/*.toml and your config folder", theme)
                 heatmap = Switch(config.ui.heatmap, id="set-heatmap")
                 yield self._row("Heat map", "colour reply tokens by probability", heatmap)
+
+    @staticmethod
+    def _scale_up_row(load: LoadSettings) -> Widget:
+        """Max memory, quantize and compile on one row, so the pane still fits one 200x50 screen."""
+        field = TEXT_FIELDS["set-max-memory"]
+        max_memory = Input(
+            _as_text(load.max_memory),
+            id="set-max-memory",
+            placeholder="max memory: none",
+            validators=[_SettingValidator(field)],
+        )
+        max_memory.tooltip = f"{field.label}: {field.help}"
+        quantize = Select(
+            [(QUANTIZE_SHOWN[name], name) for name in QUANTIZE],
+            value=load.quantize,
+            allow_blank=False,
+            id="set-quantize",
+        )
+        quantize.tooltip = "Quantize: 8- or 4-bit weights through bitsandbytes (CUDA only)"
+        compiled = Switch(load.compile, id="set-compile")
+        compiled.tooltip = "Compile: static KV cache + torch.compile'd decoding step, compiled at load"
+        return Horizontal(
+            Vertical(
+                Static("Scale up", classes="field-label"),
+                Static("max memory per device (device auto) · quantize · compile", classes="field-help"),
+                classes="field-text",
+            ),
+            Vertical(
+                Horizontal(
+                    max_memory, quantize, Static("compile", id="set-compile-label"), compiled, id="set-scale-up"
+                ),
+                Static("", id="set-max-memory-error", classes="field-error"),
+                classes="field-control",
+            ),
+            classes="field",
+        )
 
     @staticmethod
     def _row(label: str, help_text: str, control: Widget) -> Widget:
