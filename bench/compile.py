@@ -63,7 +63,9 @@ def main() -> None:
     args = parser.parse_args()
 
     plain = load_model(LoadSettings(model=args.model, device="cpu", dtype=args.dtype))
-    print(f"model {plain.source.display_name}, {plain.dtype_name} ({plain.dtype_reason}), torch threads {torch.get_num_threads()}")
+    print(
+        f"model {plain.source.display_name}, {plain.dtype_name} ({plain.dtype_reason}), torch threads {torch.get_num_threads()}"
+    )
     static = dataclasses.replace(plain, static=None, _provenance=None)
     enable_static_decoding(static, compile=False)
     compiled = dataclasses.replace(plain, static=None, _provenance=None)

@@ -117,12 +117,16 @@ def gpu_checks(model: str, tokens: int) -> None:
                 raise Skip("bitsandbytes is not installed: pip install 'workbench[gpu]'")
             loaded = load_model(LoadSettings(model=model, device="cuda:0", quantize=bits))
             label = f"{bits[0]}-bit bnb"
-            assert loaded.quantization == label and loaded.precision_label.startswith(label), loaded.precision_label
+            assert loaded.quantization == label and loaded.precision_label.startswith(label), (
+                loaded.precision_label
+            )
             assert loaded.provenance()["quantization"] == label
             out, speed = greedy(loaded, tokens)
             memory = torch.cuda.memory_allocated(0) / 2**20
             loaded.release()
-            return f"labelled {label!r}, {speed:.1f} tok/s ({speed / plain_speed:.2f}x plain), {memory:.0f} MiB"
+            return (
+                f"labelled {label!r}, {speed:.1f} tok/s ({speed / plain_speed:.2f}x plain), {memory:.0f} MiB"
+            )
 
         return run
 

@@ -18,7 +18,9 @@ async def test_scale_up_fields_show_check_and_post() -> None:
         assert app.query_one("#set-quantize", Select).value == "8bit"
         assert app.query_one("#set-compile", Switch).value is True
         enter_text(app, "set-max-memory", "0=20XB")
-        await wait_until(pilot, lambda: "Max memory: '20XB' for 0 is not a size" in error_text(app, "set-max-memory"))
+        await wait_until(
+            pilot, lambda: "Max memory: '20XB' for 0 is not a size" in error_text(app, "set-max-memory")
+        )
         await press_button(pilot, "set-load")
         await pilot.pause()
         assert app.posted == []

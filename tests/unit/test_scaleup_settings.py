@@ -37,7 +37,11 @@ def tiny_folder(tmp_path_factory):
 
 def test_max_memory_parses_to_accelerate_keys():
     assert parse_max_memory("0=20GiB, 1=20GiB,cpu=64GiB") == {0: 20 * GIB, 1: 20 * GIB, "cpu": 64 * GIB}
-    assert parse_max_memory("cuda:1=1.5GB,mps=512MiB,cpu=1000") == {1: 1_500_000_000, "mps": 512 * 2**20, "cpu": 1000}
+    assert parse_max_memory("cuda:1=1.5GB,mps=512MiB,cpu=1000") == {
+        1: 1_500_000_000,
+        "mps": 512 * 2**20,
+        "cpu": 1000,
+    }
 
 
 @pytest.mark.parametrize(
@@ -110,11 +114,15 @@ def test_quantize_values():
 
 
 def test_quantize_needs_cuda_and_bitsandbytes():
-    with pytest.raises(SettingsError, match=r"needs a CUDA GPU .* would run on the CPU; leave --quantize out"):
+    with pytest.raises(
+        SettingsError, match=r"needs a CUDA GPU .* would run on the CPU; leave --quantize out"
+    ):
         check_quantize("4bit", DevicePlan("cpu"))
     with pytest.raises(SettingsError, match="would run on Apple's MPS"):
         check_quantize("8bit", DevicePlan("mps"))
-    with pytest.raises(SettingsError, match=r"needs the bitsandbytes package: pip install 'workbench\[gpu\]'"):
+    with pytest.raises(
+        SettingsError, match=r"needs the bitsandbytes package: pip install 'workbench\[gpu\]'"
+    ):
         check_quantize("4bit", DevicePlan("cuda:0"), installed=False)
     check_quantize("none", DevicePlan("cpu"))  # nothing asked, nothing refused
 
@@ -143,7 +151,11 @@ def test_quantization_label_reads_the_models_config():
 
 def _workbench(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "workbench", *args], capture_output=True, text=True, timeout=300, env=os.environ.copy()
+        [sys.executable, "-m", "workbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
     )
 
 

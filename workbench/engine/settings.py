@@ -277,7 +277,9 @@ class LoadSettings:
                 )
         set_(self, "max_memory", max_memory)
         quantize = "none" if self.quantize in (None, "", False) else str(self.quantize).strip().lower()
-        quantize = {"8": "8bit", "4": "4bit", "int8": "8bit", "nf4": "4bit", "off": "none"}.get(quantize, quantize)
+        quantize = {"8": "8bit", "4": "4bit", "int8": "8bit", "nf4": "4bit", "off": "none"}.get(
+            quantize, quantize
+        )
         if quantize not in QUANTIZE:
             raise SettingsError(
                 f"quantize must be one of {', '.join(QUANTIZE)} (bitsandbytes 8-bit or 4-bit weights), "

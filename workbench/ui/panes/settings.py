@@ -45,7 +45,7 @@ from workbench.engine.settings import (
 from workbench.safetext import safe_line
 
 Group = Literal["load", "sampling", "ui"]
-QUANTIZE_SHOWN = {"none": "not quantized", "8bit": "8-bit bnb", "4bit": "4-bit bnb"}
+QUANTIZE_SHOWN = {"none": "none", "8bit": "8-bit bnb", "4bit": "4-bit bnb"}
 
 
 def _sampling_field(key: str) -> Callable[[str], Any]:
@@ -194,7 +194,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
         & Select { max-width: 44; }
         & #set-scale-up { height: auto; }
         & #set-scale-up Input { width: 1fr; min-width: 12; }
-        & #set-scale-up Select { width: 18; }
+        & #set-scale-up Select { width: 17; }
         & #set-compile-label { width: auto; padding: 1 0 0 1; }
         & #set-system-prompt { height: 6; }
         & #set-load-row { height: auto; padding-left: 26; }
@@ -364,7 +364,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
         max_memory = Input(
             _as_text(load.max_memory),
             id="set-max-memory",
-            placeholder="max memory: none",
+            placeholder="none",
             validators=[_SettingValidator(field)],
         )
         max_memory.tooltip = f"{field.label}: {field.help}"
@@ -380,12 +380,19 @@ class SettingsPane(VerticalScroll, can_focus=False):
         return Horizontal(
             Vertical(
                 Static("Scale up", classes="field-label"),
-                Static("max memory per device (device auto) · quantize · compile", classes="field-help"),
+                Static(
+                    "max memory per device (device auto), e.g. 0=20GiB,cpu=64GiB · quantize · compile",
+                    classes="field-help",
+                ),
                 classes="field-text",
             ),
             Vertical(
                 Horizontal(
-                    max_memory, quantize, Static("compile", id="set-compile-label"), compiled, id="set-scale-up"
+                    max_memory,
+                    quantize,
+                    Static("compile", id="set-compile-label"),
+                    compiled,
+                    id="set-scale-up",
                 ),
                 Static("", id="set-max-memory-error", classes="field-error"),
                 classes="field-control",
