@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from tests.models import smol_tokenizer, tiny_loaded
+from tests.zoo import FAMILIES, zoo_loaded
 from workbench.engine.compiled import FIRST_SIZE, enable_static_decoding
 from workbench.engine.decoding import Decoder, Generation
 from workbench.engine.sampling import Sampler
@@ -105,6 +106,24 @@ def test_a_sequence_outgrowing_its_cache_moves_to_a_larger_one(static, plain):
         decoder.logits()
     assert decoder._cache._size == 2 * FIRST_SIZE
     assert_logits_of(static, plain, ids, decoder)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_zoo_family_decodes_and_branches_with_the_static_cache(family):
+    """Sliding-window layers (gemma2/3, mistral) roll past their window: going back there
+    recomputes instead of cropping, and the logits stay the model's own."""
+    base = zoo_loaded(family)
+    loaded = dataclasses.replace(base, _provenance=None)
+    assert enable_static_decoding(loaded, compile=False) is not None, loaded.compile_note
+    ids = smol_tokenizer().encode(PROMPT)
+    tokens, generation = greedy_ids(loaded, ids, 10)
+    assert tokens == generate_static(base.model, ids, 10)
+    decoder = generation.decoder
+    decoder.rewind(7)
+    assert_logits_of(loaded, base, ids + tokens[:3], decoder)
+    branch = ids + tokens[:2] + [100, 200, 300]
+    decoder.reset_to(branch)
+    assert_logits_of(loaded, base, branch, decoder)
 
 
 compile_enabled = pytest.mark.skipif(

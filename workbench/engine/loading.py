@@ -114,7 +114,8 @@ class LoadedModel:
 
     @property
     def precision_label(self) -> str:
-        """The weights as the status line shows them: "4-bit bnb", else the dtype; "+ compiled" with --compile."""
+        """The weights as the status line shows them: "4-bit bnb", else the dtype; then " · compiled"
+        with --compile (" · static cache" where it fell back to the uncompiled static cache)."""
         label = self.quantization or self.dtype_name
         if self.static is not None:
             label += " · compiled" if self.static.compiled else " · static cache"
@@ -213,7 +214,13 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
         from workbench.engine.compiled import enable_static_decoding
 
         report(LoadProgress("Preparing the static KV cache"))
-        enable_static_decoding(loaded, compile=True, report=report)
+        try:
+            enable_static_decoding(loaded, compile=True, report=report)
+        except Exception as exc:  # noqa: BLE001 - the model loaded: decode it as usual, and say so
+            loaded.static = None
+            loaded.compile_note = (
+                f"--compile: the static KV cache failed ({_first_line(exc)}); decoding as usual"
+            )
     # Here, on the loading thread: the first load of a file hashes it (once per file; cached).
     report(LoadProgress("Recording the model's provenance"))
     loaded.provenance()
