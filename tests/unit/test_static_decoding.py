@@ -163,6 +163,7 @@ def test_compiled_step(plain, tmp_path):
     tokens, generation = greedy_ids(loaded, ids, 12)
     assert tokens == generate_static(plain.model, ids, 12)
     assert generation.compiling == 0  # compiled at load: nothing more for this cache size
+    assert static.recompiles == 0  # e.g. a warm-up input with other strides than a Decoder's
 
     long_prompt = (ids * 60)[: FIRST_SIZE - 4]  # crosses into the next cache size mid-reply
     first = static.compile_seconds
@@ -170,4 +171,5 @@ def test_compiled_step(plain, tmp_path):
     assert tokens == generate_static(plain.model, long_prompt, 8)
     print(f"second cache size compiled in {static.compile_seconds - first:.1f} s")
     assert generation.compiling == pytest.approx(static.compile_seconds - first) and generation.compiling > 0
+    assert static.recompiles == 1  # the one new cache size
     assert generation.compute_seconds == pytest.approx(generation.elapsed - generation.compiling)
