@@ -148,7 +148,7 @@ class StaticDecoding:
             kwargs["logits_to_keep"] = 1
         ids = torch.zeros((1, 2), dtype=torch.long, device=device)
         self.model(input_ids=ids, **kwargs)  # the prompt runs eagerly, as in a Decoder
-        with _ticking(report, "Compiling the decoding step (torch.compile)"):
+        with _ticking(report, "Compiling the decoding step"):
             try:
                 # a fresh [1, 1] tensor, as a Decoder passes: a slice of ids has other strides,
                 # which the compiled graph guards on (it would compile again at the first token)
@@ -286,8 +286,8 @@ class _Ticker:
     def run(self) -> None:
         started = time.perf_counter()
         self.report(LoadProgress(f"{self.stage}…"))
-        while not self.done.wait(1.0):
-            self.report(LoadProgress(f"{self.stage}… {time.perf_counter() - started:.0f} s"))
+        while not self.done.wait(1.0):  # the seconds first: a narrow status line cuts the end
+            self.report(LoadProgress(f"{self.stage}: {time.perf_counter() - started:.0f} s"))
 
 
 class _ticking:
