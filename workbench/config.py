@@ -128,4 +128,6 @@ def load_settings(args: argparse.Namespace, config: Config | None = None) -> Loa
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if changes.get("max_memory") and "device" not in changes:
+        changes["device"] = "auto"  # --max-memory means device_map="auto", whatever device the config keeps
     return LoadSettings(**{**base.to_dict(), **changes})

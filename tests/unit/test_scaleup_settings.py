@@ -211,3 +211,15 @@ def test_a_session_records_the_load_settings_and_provenance(tiny_folder, tmp_pat
     assert session.load_settings() == load
     assert session.provenance["max_memory"] == "cpu=2GiB" and session.provenance["quantization"] == "none"
     assert session.provenance["compile"] == "off"
+
+
+def test_max_memory_on_the_command_line_means_device_auto():
+    import argparse
+
+    from workbench.config import load_settings
+
+    config = Config(model=LoadSettings(device="cpu"))  # a device kept in config.toml
+    args = argparse.Namespace(max_memory="cpu=2GiB", device=None)
+    assert load_settings(args, config).device == "auto"
+    with pytest.raises(SettingsError, match="use --device auto"):  # both given: refused, not guessed
+        load_settings(argparse.Namespace(max_memory="cpu=2GiB", device="cpu"), config)
