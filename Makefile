@@ -34,8 +34,9 @@ tools:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# WORKBENCH_TEST_COMPILE=1: the --compile test (torch.compile, about a minute cold) runs here.
 test: $(STAMP) tools
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	WORKBENCH_TEST_COMPILE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Opt-in: the server backend against a real llama.cpp server on the bundled GGUF. Finds
 # llama-server ($$LLAMA_SERVER, PATH, .cache/llama.cpp) or builds it from llama-cpp-python's

@@ -14,7 +14,7 @@ from typing import Any
 from workbench import __version__
 
 
-def _model_options() -> argparse.ArgumentParser:
+def _model_options(scale_up: bool = True) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("model")
     group.add_argument(
@@ -40,7 +40,35 @@ def _model_options() -> argparse.ArgumentParser:
         default=None,
         help="run custom code from the model's repository",
     )
+    if scale_up:
+        _scale_up_options(group)
     return parent
+
+
+def _scale_up_options(group: argparse._ArgumentGroup) -> None:
+    """Big models in-process: several GPUs, quantized weights, compiled decoding."""
+    group.add_argument(
+        "--max-memory",
+        default=None,
+        metavar="DEV=SIZE,...",
+        help="with --device auto: spread the model over devices with accelerate's device_map='auto', "
+        "at most this much on each, e.g. 0=20GiB,1=20GiB,cpu=64GiB (default: no caps; several GPUs "
+        "are used with device_map='auto' either way)",
+    )
+    group.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "8bit", "4bit"],
+        help="load 8-bit (LLM.int8) or 4-bit (NF4) weights through bitsandbytes; CUDA only, "
+        "pip install 'workbench[gpu]' (default: none)",
+    )
+    group.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode with a static KV cache and a torch.compile'd decoding step (compiled once at "
+        "load, a minute or more on a CPU; not counted in tok/s)",
+    )
 
 
 def _sampling_options(top_k_flag: str = "--top-k", stop: bool = False) -> argparse.ArgumentParser:
@@ -135,6 +163,7 @@ def _server_options(probs: bool = False) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     model, sampling = _model_options(), _sampling_options(stop=True)  # probe takes no stop strings
+    plain_model = _model_options(scale_up=False)  # commands without a decoding loop on a GPU
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Look inside a language model one token at a time. With no command, opens the full-screen workbench.",
@@ -158,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--json", action="store_true", help="machine-readable output")
 
     tokenize = commands.add_parser(
-        "tokenize", parents=[model, _server_options()], help="split text into tokens and ids"
+        "tokenize", parents=[plain_model, _server_options()], help="split text into tokens and ids"
     )
     tokenize.add_argument("text", help="the text to split")
     tokenize.add_argument(
@@ -184,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--show-probs", action="store_true", help="print each token with its probability")
     generate.add_argument("--json", action="store_true", help="machine-readable output at the end")
 
-    vocab = commands.add_parser("vocab", parents=[model], help="search or export the vocabulary")
+    vocab = commands.add_parser("vocab", parents=[plain_model], help="search or export the vocabulary")
     vocab.add_argument("--search", "-s", default=None, help="text to look for in token texts")
     vocab.add_argument(
         "--mode", choices=["substring", "regex", "id"], default="substring", help="how --search matches"
@@ -234,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fill = commands.add_parser(
         "fill",
-        parents=[model],
+        parents=[plain_model],
         help="fill-mask: the top-k candidates for each [MASK] of a masked language model",
         description="For each mask in TEXT, the most probable tokens with p = softmax(logits) at the "
         "mask's position, from a masked language model (AutoModelForMaskedLM) named with --model, "

@@ -124,8 +124,10 @@ def user_config() -> Config:
 def load_settings(args: argparse.Namespace, config: Config | None = None) -> LoadSettings:
     base = (config or user_config()).model
     changes: dict[str, Any] = {}
-    for name in ("model", "device", "dtype", "trust_remote_code"):
+    for name in ("model", "device", "dtype", "trust_remote_code", "max_memory", "quantize", "compile"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if changes.get("max_memory") and "device" not in changes:
+        changes["device"] = "auto"  # --max-memory means device_map="auto", whatever device the config keeps
     return LoadSettings(**{**base.to_dict(), **changes})

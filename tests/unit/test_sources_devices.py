@@ -62,7 +62,7 @@ def test_hub_ids():
     [
         ("auto", 0, False, DevicePlan("cpu")),
         ("auto", 1, False, DevicePlan("cuda:0")),
-        ("auto", 4, False, DevicePlan("auto", device_map="auto")),
+        ("auto", 4, False, DevicePlan("auto", device_map="auto", gpus=4)),
         ("auto", 0, True, DevicePlan("mps")),
         ("cuda", 2, False, DevicePlan("cuda:0")),
         ("cuda:1", 2, False, DevicePlan("cuda:1")),

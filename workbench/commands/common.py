@@ -208,12 +208,32 @@ def load_with_progress(settings: LoadSettings, quiet: bool = False) -> LoadedMod
 
     err = output_console(stderr=True)
     if quiet or sys.stderr is None or not sys.stderr.isatty():
-        return load_model(settings)
-    with err.status("Loading model…") as status:
+        loaded = load_model(settings)
+    else:
+        with err.status("Loading model…") as status:
 
-        def report(progress: Any) -> None:
-            fraction = progress.fraction
-            suffix = f" {fraction:.0%}" if fraction is not None else ""
-            status.update(f"{progress.stage}{suffix}")
+            def report(progress: Any) -> None:
+                fraction = progress.fraction
+                suffix = f" {fraction:.0%}" if fraction is not None else ""
+                status.update(f"{progress.stage}{suffix}")
 
-        return load_model(settings, progress=report)
+            loaded = load_model(settings, progress=report)
+    if not quiet and sys.stderr is not None:
+        _scale_up_notes(loaded)
+    return loaded
+
+
+def _scale_up_notes(loaded: LoadedModel) -> None:
+    """--compile's first compile time, and what it could not do, as notes on stderr."""
+    from workbench.safetext import safe_line
+
+    static = loaded.static
+    with contextlib.suppress(OSError, ValueError):
+        if static is not None and static.first_compile_seconds is not None:
+            print(
+                f"note: compiled the decoding step in {static.first_compile_seconds:.1f} s "
+                "(not counted in tokens/s)",
+                file=sys.stderr,
+            )
+        if loaded.compile_note:
+            print(f"note: {safe_line(loaded.compile_note)}", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from workbench.engine.compiled import StaticKVCache
 from workbench.engine.errors import PromptError
 from workbench.engine.kvcache import KVCache
 from workbench.engine.loading import LoadedModel
@@ -133,7 +134,11 @@ class Decoder:
         self._device = loaded.input_device
         self._ids: list[int] = [int(i) for i in prompt_ids]
         self.prompt_length = len(self._ids)
-        self._cache = KVCache(loaded.model)
+        self._cache: KVCache | StaticKVCache
+        if loaded.static is not None:  # --compile: the model's shared static caches
+            self._cache = StaticKVCache(loaded.static)
+        else:
+            self._cache = KVCache(loaded.model)
         self._logits: torch.Tensor | None = None
         self.forward_passes = 0  # counted so tests can prove cache reuse
         self.forwarded_tokens = 0
@@ -192,6 +197,12 @@ class Decoder:
         self.prompt_length = min(self.prompt_length, len(ids))
         self._logits = None
 
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds the model has spent compiling decoding steps so far (``--compile``), all Decoders."""
+        static = self.loaded.static
+        return static.compile_seconds if static is not None else 0.0
+
     def set_prompt_length(self, length: int) -> None:
         self.prompt_length = max(0, min(length, len(self._ids)))
 
@@ -201,6 +212,7 @@ class Decoder:
     def logits(self) -> torch.Tensor:
         """Raw next-token logits after the whole sequence (shape [vocab], float32)."""
         if self._logits is None:
+            self._cache.reserve(len(self._ids))
             if self._cache.length >= len(self._ids):
                 self._cache.truncate(len(self._ids) - 1)
             pending = self._ids[self._cache.length :]
@@ -329,6 +341,7 @@ class Generation:
         self.first_token_seconds: float | None = None  # compute time until the first new token
         self.elapsed = 0.0
         self.waited = 0.0  # of elapsed, seconds the chooser held a token (a person deciding, play delay)
+        self.compiling = 0.0  # of elapsed, seconds torch.compile took (a larger static cache, --compile)
         # (index of the first token, settings) each time the sampling settings changed
         self.settings_changes: list[tuple[int, dict[str, Any]]] = []
         self._handoff = threading.Lock()
@@ -362,7 +375,7 @@ class Generation:
     @property
     def compute_seconds(self) -> float:
         """Seconds spent computing: the time a chooser waited for a decision is left out."""
-        return max(0.0, self.elapsed - self.waited)
+        return max(0.0, self.elapsed - self.waited - self.compiling)
 
     @property
     def tokens_per_second(self) -> float:
@@ -372,10 +385,12 @@ class Generation:
 
     def __iter__(self) -> Iterator[TokenStep]:
         self.started = time.perf_counter()
+        compiled_before = self.decoder.compile_seconds
         try:
             yield from self._run()
         finally:
             self.elapsed = time.perf_counter() - self.started
+            self.compiling += self.decoder.compile_seconds - compiled_before
 
     def _run(self) -> Iterator[TokenStep]:
         decoder = self.decoder

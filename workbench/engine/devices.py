@@ -19,31 +19,55 @@ from workbench.engine.errors import SettingsError
 
 @dataclass(frozen=True, slots=True)
 class DevicePlan:
-    """Either one device, or ``device_map="auto"`` to spread the layers over several GPUs."""
+    """Either one device, or ``device_map="auto"`` to spread the layers over several devices.
+
+    ``max_memory`` (bytes per device, accelerate's keys: GPU index, ``"cpu"``, ``"mps"``) caps
+    what ``device_map="auto"`` puts where; ``placed`` is where the weights went, filled in
+    after loading from the model's ``hf_device_map``.
+    """
 
     device: str  # "cpu", "cuda:0", "mps", or "auto" when device_map spreads the model
     device_map: str | None = None
+    max_memory: dict[int | str, int] | None = None
+    gpus: int = 0  # GPUs the plan may use (device_map plans)
+    placed: tuple[str, ...] = ()
+
+    @property
+    def uses_cuda(self) -> bool:
+        if self.placed:
+            return any(d.startswith("cuda") for d in self.placed)
+        return self.device.startswith("cuda") or (self.device_map is not None and self.gpus > 0)
 
     @property
     def label(self) -> str:
-        return f"{self.device_map} ({torch.cuda.device_count()} GPUs)" if self.device_map else self.device
+        if self.device_map and self.placed:
+            return f"{'+'.join(self.placed)} (device_map)"  # where the layers are, never "auto"
+        if self.device_map:
+            return f"{self.device_map} ({self.gpus} GPUs)"
+        return self.device
 
 
 def plan_device(
-    requested: str, cuda_count: int | None = None, mps_available: bool | None = None
+    requested: str,
+    cuda_count: int | None = None,
+    mps_available: bool | None = None,
+    max_memory: dict[int | str, int] | None = None,
 ) -> DevicePlan:
     """Resolve ``auto|cpu|cuda|cuda:N|mps`` against the hardware present.
 
     ``auto`` prefers CUDA (all GPUs through accelerate's ``device_map="auto"`` when there is
-    more than one), then Apple's MPS, then the CPU.
+    more than one), then Apple's MPS, then the CPU. With ``max_memory`` (device auto only),
+    ``device_map="auto"`` places the layers within those caps, on one device or several.
     """
     if cuda_count is None:
         cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if mps_available is None:
         mps_available = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if max_memory:
+        return _capped_plan(requested, cuda_count, mps_available, max_memory)
     if requested == "auto":
         if cuda_count > 1:
-            return DevicePlan("auto", device_map="auto")
+            return DevicePlan("auto", device_map="auto", gpus=cuda_count)
         if cuda_count == 1:
             return DevicePlan("cuda:0")
         if mps_available:
@@ -69,6 +93,42 @@ def plan_device(
             )
         return DevicePlan(f"cuda:{index}")
     raise SettingsError(f"device must be auto, cpu, cuda, cuda:N or mps, not {requested!r}")
+
+
+def _capped_plan(
+    requested: str, cuda_count: int, mps_available: bool, max_memory: dict[int | str, int]
+) -> DevicePlan:
+    """``device_map="auto"`` within ``max_memory``: every device it names must exist here."""
+    if requested != "auto":
+        raise SettingsError(
+            f"max_memory needs device auto (device_map='auto' places the layers), not {requested!r}; "
+            "use --device auto, or leave --max-memory out"
+        )
+    gpus = sorted(k for k in max_memory if isinstance(k, int))
+    missing = [k for k in gpus if k >= cuda_count]
+    if missing:
+        have = f"GPUs 0..{cuda_count - 1}" if cuda_count else "no CUDA GPU"
+        raise SettingsError(
+            f"max_memory names GPU {', '.join(map(str, missing))}, but this machine has {have}; "
+            f"give sizes only for devices that exist (e.g. cpu=16GiB here)"
+        )
+    if "mps" in max_memory and not mps_available:
+        raise SettingsError("max_memory names mps, but MPS is not available here; leave it out")
+    return DevicePlan("auto", device_map="auto", max_memory=dict(max_memory), gpus=len(gpus))
+
+
+def placed_devices(model: object) -> tuple[str, ...]:
+    """Where ``device_map`` put a model's modules: ("cuda:0", "cuda:1"), ("cpu",), ... in order."""
+    device_map = getattr(model, "hf_device_map", None)
+    if not device_map:  # transformers records a map only when it had to split the model
+        parameters = getattr(model, "parameters", None)
+        first = next(iter(parameters()), None) if parameters is not None else None
+        return (str(first.device),) if first is not None else ()
+    found: dict[str, None] = {}
+    for where in device_map.values():
+        name = f"cuda:{where}" if isinstance(where, int) else str(where)
+        found[name] = None
+    return tuple(found)
 
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -111,7 +171,7 @@ def choose_dtype(requested: str, plan: DevicePlan) -> DtypeChoice:
             raise SettingsError(
                 f"dtype must be one of auto, float32, bfloat16, float16, not {requested!r}"
             ) from None
-    if plan.device_map or plan.device.startswith("cuda"):
+    if plan.uses_cuda:
         if torch.cuda.is_bf16_supported():
             return DtypeChoice(torch.bfloat16, "bfloat16: this GPU supports it")
         return DtypeChoice(torch.float16, "float16: this GPU has no bfloat16")
@@ -206,7 +266,7 @@ def bfloat16_speedup(rounds: int = 9) -> float:
 
 def memory_in_use(plan: DevicePlan) -> str:
     """A short memory figure for the status line: accelerator memory, else the process's RSS."""
-    if plan.device_map or plan.device.startswith("cuda"):
+    if plan.uses_cuda:
         used = sum(torch.cuda.memory_allocated(i) for i in range(torch.cuda.device_count()))
         return f"GPU {used / 2**30:.2f}G"
     if plan.device == "mps":

@@ -76,6 +76,9 @@ class KVCache:
             activate()
         return cache
 
+    def reserve(self, total: int) -> None:
+        """Room for ``total`` tokens: a dynamic cache grows by itself (see ``StaticKVCache``)."""
+
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Run ``input_ids`` (shape [1, n]) after the cached prefix; logits of the last position."""
         kwargs: dict[str, Any] = {self._keyword: self._cache, "use_cache": True}

@@ -18,16 +18,16 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from workbench import paths
-from workbench.engine.devices import DevicePlan, choose_dtype, plan_device
+from workbench.engine.devices import DevicePlan, choose_dtype, placed_devices, plan_device
 from workbench.engine.errors import ModelLoadError, ModelSourceError, WorkbenchError
 from workbench.engine.progress import (
     LoadProgress,
@@ -36,8 +36,12 @@ from workbench.engine.progress import (
     gguf_dequantisation_progress,
     quiet_libraries,
 )
-from workbench.engine.settings import LoadSettings
+from workbench.engine.quantize import bnb_config, check_quantize
+from workbench.engine.settings import LoadSettings, parse_max_memory
 from workbench.engine.sources import ModelSource, resolve_source
+
+if TYPE_CHECKING:
+    from workbench.engine.compiled import StaticDecoding
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1  # bump when the cached folder layout changes
@@ -57,6 +61,9 @@ class LoadedModel:
     from_cache: bool = False
     eos_token_ids: frozenset[int] = field(default_factory=frozenset)
     dtype_reason: str = ""  # why this dtype, in one short line, e.g. "bfloat16: AMX-BF16 on this CPU"
+    # --compile: the static caches and compiled step (engine/compiled.py); None decodes as usual
+    static: StaticDecoding | None = None
+    compile_note: str = ""  # what --compile could not do for this model, shown at load
     _table: Any = None
     _provenance: dict[str, Any] | None = None
 
@@ -99,6 +106,22 @@ class LoadedModel:
         return str(self.dtype).removeprefix("torch.")
 
     @property
+    def quantization(self) -> str:
+        """ "4-bit bnb", "8-bit bnb", or "" for weights in ``dtype`` (read from the model's config)."""
+        from workbench.engine.quantize import quantization_label
+
+        return quantization_label(self.model.config) if self.model is not None else ""
+
+    @property
+    def precision_label(self) -> str:
+        """The weights as the status line shows them: "4-bit bnb", else the dtype; then " · compiled"
+        with --compile (" · static cache" where it fell back to the uncompiled static cache)."""
+        label = self.quantization or self.dtype_name
+        if self.static is not None:
+            label += " · compiled" if self.static.compiled else " · static cache"
+        return label
+
+    @property
     def context_length(self) -> int | None:
         config = self.model.config.get_text_config()
         for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
@@ -128,6 +151,9 @@ class LoadedModel:
 
     def release(self) -> None:
         """Drop the weights and return accelerator memory (before loading another model)."""
+        if self.static is not None:
+            self.static.release()
+            self.static = None
         self.model = None  # type: ignore[assignment]
         gc.collect()
         if torch.cuda.is_available():
@@ -140,19 +166,25 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
     report = progress or (lambda _: None)
     quiet_libraries()
     source = resolve_source(settings.model)
-    plan = plan_device(settings.device)
+    max_memory = parse_max_memory(settings.max_memory) if settings.max_memory else None
+    plan = plan_device(settings.device, max_memory=max_memory)
+    check_quantize(settings.quantize, plan)  # before any weights are read
     choice = choose_dtype(settings.dtype, plan)
     dtype = choice.dtype
+    placement = _placement(settings, plan, dtype)
     started = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if source.gguf_file:
-                model, tokenizer, from_cache = _load_gguf(source, dtype, report)
+                model, tokenizer, from_cache = _load_gguf(source, dtype, report, placement)
             else:
-                model, tokenizer = _load_pretrained(source, settings, dtype, plan, report)
+                model, tokenizer = _load_pretrained(source, settings, dtype, placement, report)
                 from_cache = False
-            if plan.device_map is None:
+            if "device_map" in placement:
+                plan = replace(plan, placed=placed_devices(model))
+                _refuse_disk_offload(source, settings, plan)
+            else:
                 report(LoadProgress(f"Moving to {plan.device}"))
                 # transformers' decorated PreTrainedModel.to reads to mypy as an unbound method
                 model = model.to(device=plan.device, dtype=dtype)  # type: ignore[call-arg]
@@ -178,6 +210,17 @@ def load_model(settings: LoadSettings | None = None, progress: ProgressCallback 
         eos_token_ids=_eos_ids(model, tokenizer),
         dtype_reason=choice.reason,
     )
+    if settings.compile:
+        from workbench.engine.compiled import enable_static_decoding
+
+        report(LoadProgress("Preparing the static KV cache"))
+        try:
+            enable_static_decoding(loaded, compile=True, report=report)
+        except Exception as exc:  # noqa: BLE001 - the model loaded: decode it as usual, and say so
+            loaded.static = None
+            loaded.compile_note = (
+                f"--compile: the static KV cache failed ({_first_line(exc)}); decoding as usual"
+            )
     # Here, on the loading thread: the first load of a file hashes it (once per file; cached).
     report(LoadProgress("Recording the model's provenance"))
     loaded.provenance()
@@ -212,11 +255,39 @@ def load_tokenizer(settings: LoadSettings | None = None) -> Any:
         ) from exc
 
 
+def _placement(settings: LoadSettings, plan: DevicePlan, dtype: torch.dtype) -> dict[str, Any]:
+    """``from_pretrained`` keywords that place the weights: device_map, max_memory, quantization.
+
+    Empty for a plain single-device load (the model is moved with ``.to()`` afterwards).
+    Quantized weights are placed by ``from_pretrained`` itself: bitsandbytes models refuse ``.to()``.
+    """
+    placement: dict[str, Any] = {}
+    if plan.device_map:
+        placement["device_map"] = plan.device_map
+        if plan.max_memory:
+            placement["max_memory"] = dict(plan.max_memory)
+    if settings.quantize != "none":
+        placement["quantization_config"] = bnb_config(settings.quantize, dtype)
+        placement.setdefault("device_map", {"": plan.device})
+    return placement
+
+
+def _refuse_disk_offload(source: ModelSource, settings: LoadSettings, plan: DevicePlan) -> None:
+    """accelerate puts what fits nowhere on "disk" (meta tensors, read back layer by layer, very
+    slowly): we refuse that instead, saying which caps to raise."""
+    if "disk" in plan.placed or "meta" in plan.placed:
+        caps = f"--max-memory {settings.max_memory}" if settings.max_memory else "the free memory"
+        raise ModelLoadError(
+            f"{source.display_name} does not fit in {caps}: accelerate would offload part of it to disk; "
+            "raise the sizes (e.g. cpu=64GiB for the rest in RAM), or use --quantize 4bit on a GPU"
+        )
+
+
 def _load_pretrained(
     source: ModelSource,
     settings: LoadSettings,
     dtype: torch.dtype,
-    plan: DevicePlan,
+    placement: dict[str, Any],
     report: ProgressCallback,
 ) -> tuple[PreTrainedModel, Any]:
     """A hub id or a local folder. Hub files come from the HF cache or are downloaded."""
@@ -231,8 +302,7 @@ def _load_pretrained(
     kwargs: dict[str, Any] = dict(common, dtype=dtype, use_safetensors=None)
     if source.kind == "hub":
         kwargs["tqdm_class"] = callback_tqdm(report, "Downloading")
-    if plan.device_map:
-        kwargs["device_map"] = plan.device_map
+    kwargs.update(placement)
     with _pretrained_errors(source):
         model = AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
     return model, tokenizer
@@ -384,8 +454,10 @@ def gguf_cache_folder(gguf_path: Path) -> Path:
 
 
 def _load_gguf(
-    source: ModelSource, dtype: torch.dtype, report: ProgressCallback
+    source: ModelSource, dtype: torch.dtype, report: ProgressCallback, placement: dict[str, Any] | None = None
 ) -> tuple[PreTrainedModel, Any, bool]:
+    """The de-quantised GGUF weights; with ``placement`` (device_map, quantization) they are
+    read from the safetensors cache, written first when the file is new."""
     gguf_path = source.gguf_path
     assert gguf_path is not None
     cached = gguf_cache_folder(gguf_path)
@@ -393,7 +465,7 @@ def _load_gguf(
         report(LoadProgress("Loading cached de-quantised weights"))
         try:
             tokenizer = AutoTokenizer.from_pretrained(cached)
-            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype, **(placement or {}))
             return model, tokenizer, True
         except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
             log.warning("discarding damaged GGUF cache %s: %s", cached, exc)
@@ -415,6 +487,16 @@ def _load_gguf(
         ) from exc
     report(LoadProgress("Caching de-quantised weights"))
     _save_gguf_cache(model, tokenizer, cached)
+    if placement:  # device_map or quantization: placed by from_pretrained, from the cached copy
+        if not (cached / "model.safetensors").is_file():
+            raise ModelLoadError(
+                f"could not cache the de-quantised weights of {gguf_path.name}, which --device auto "
+                "with --max-memory and --quantize load from; check the cache folder's free space"
+            )
+        del model
+        gc.collect()
+        report(LoadProgress("Loading cached de-quantised weights"))
+        return AutoModelForCausalLM.from_pretrained(cached, dtype=dtype, **placement), tokenizer, False
     return model, tokenizer, False
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     huggingface_hub.utils.disable_progress_bars()
     huggingface_hub.utils.logging.set_verbosity_error()
+    # accelerate warns through plain logging (stderr, which would tear through the app), e.g.
+    # "Some parameters are on the meta device" for a device_map that offloads to the CPU.
+    logging.getLogger("accelerate").setLevel(logging.ERROR)
 
 
 def callback_tqdm(callback: ProgressCallback, stage: str) -> type:

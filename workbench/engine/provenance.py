@@ -114,4 +114,24 @@ def provenance_record(loaded: LoadedModel) -> dict[str, Any]:
         torch=torch.__version__,
         transformers=transformers.__version__,
     )
+    record.update(scale_up_record(loaded))
+    return record
+
+
+def scale_up_record(loaded: LoadedModel) -> dict[str, Any]:
+    """Quantization and compiled decoding as they ran (never as asked): ``quantization``
+    ("none", "4-bit bnb", "8-bit bnb"), ``compile`` ("off", "static cache + torch.compile
+    (inductor, default)", "static cache (not compiled)"), with ``compile_seconds`` (the first
+    compile) and ``compile_note``; ``max_memory`` as given for a device_map load."""
+    static = loaded.static
+    record: dict[str, Any] = {
+        "quantization": loaded.quantization or "none",
+        "compile": static.description if static is not None else "off",
+    }
+    if static is not None and static.first_compile_seconds is not None:
+        record["compile_seconds"] = round(static.first_compile_seconds, 2)
+    if loaded.compile_note:
+        record["compile_note"] = loaded.compile_note
+    if loaded.plan.max_memory:
+        record["max_memory"] = loaded.settings.max_memory
     return record

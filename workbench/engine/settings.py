@@ -17,6 +17,7 @@ from workbench.engine.errors import SettingsError
 MAX_TOP_K_SHOWN = 50
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+QUANTIZE = ("none", "8bit", "4bit")  # bitsandbytes' 8-bit (LLM.int8) and 4-bit (NF4) weights
 # torch.Generator.manual_seed takes a 64-bit value: 2**64 raises "Overflow when unpacking long
 # long" (measured with torch 2.13). Negative seeds are accepted by torch but wrap around, so
 # -1 and 2**64 - 1 would be the same stream: we refuse them to keep one number per stream.
@@ -235,12 +236,21 @@ def validate_top_k_shown(value: Any) -> int:
 
 @dataclass(frozen=True, slots=True)
 class LoadSettings:
-    """Where and how a model is loaded."""
+    """Where and how a model is loaded.
+
+    ``max_memory`` (``"0=20GiB,1=20GiB,cpu=64GiB"``, see :func:`parse_max_memory`) caps what
+    accelerate's ``device_map="auto"`` puts on each device, so it goes with ``device="auto"``;
+    ``quantize`` loads 8- or 4-bit weights through bitsandbytes (CUDA only, checked at load);
+    ``compile`` decodes with a static KV cache and a ``torch.compile``d decoding step.
+    """
 
     model: str = "default"
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False
+    max_memory: str = ""
+    quantize: str = "none"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -257,6 +267,26 @@ class LoadSettings:
             raise SettingsError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         set_(self, "dtype", dtype)
         set_(self, "trust_remote_code", _flag("trust_remote_code", self.trust_remote_code))
+        max_memory = "" if self.max_memory is None else str(self.max_memory).strip()
+        if max_memory:
+            parse_max_memory(max_memory)  # raises, saying how to write it
+            if device != "auto":
+                raise SettingsError(
+                    f"max_memory caps what device_map='auto' puts on each device, so it needs device auto, "
+                    f"not {device!r}; use --device auto, or leave --max-memory out"
+                )
+        set_(self, "max_memory", max_memory)
+        quantize = "none" if self.quantize in (None, "", False) else str(self.quantize).strip().lower()
+        quantize = {"8": "8bit", "4": "4bit", "int8": "8bit", "nf4": "4bit", "off": "none"}.get(
+            quantize, quantize
+        )
+        if quantize not in QUANTIZE:
+            raise SettingsError(
+                f"quantize must be one of {', '.join(QUANTIZE)} (bitsandbytes 8-bit or 4-bit weights), "
+                f"not {self.quantize!r}"
+            )
+        set_(self, "quantize", quantize)
+        set_(self, "compile", _flag("compile", self.compile))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -265,3 +295,57 @@ class LoadSettings:
     def from_dict(cls, data: dict[str, Any]) -> LoadSettings:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# accelerate's units (``convert_file_size_to_int``): decimal KB/MB/GB/TB and binary KiB/MiB/GiB/TiB.
+_SIZE_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]*)$")
+MAX_MEMORY_EXAMPLE = "0=20GiB,1=20GiB,cpu=64GiB"
+
+
+def parse_max_memory(text: str) -> dict[int | str, int]:
+    """``"0=20GiB,1=20GiB,cpu=64GiB"`` as accelerate's ``max_memory``: {0: bytes, 1: bytes, "cpu": bytes}.
+
+    Keys are GPU indices, ``cpu`` or ``mps``; sizes a number with a unit (B, KB, MB, GB, TB,
+    KiB, MiB, GiB, TiB) or a plain number of bytes. Whether GPU N exists is checked when the
+    model is placed (:func:`workbench.engine.devices.plan_device`), where the hardware is known.
+    """
+    how = f"write DEVICE=SIZE pairs separated by commas, e.g. {MAX_MEMORY_EXAMPLE}"
+    result: dict[int | str, int] = {}
+    for piece in str(text).split(","):
+        piece = piece.strip()
+        if not piece:
+            continue
+        key_text, sep, size_text = piece.partition("=")
+        key_text, size_text = key_text.strip().lower(), size_text.strip()
+        if not sep or not key_text or not size_text:
+            raise SettingsError(f"max_memory: {piece!r} is not DEVICE=SIZE; {how}")
+        key: int | str
+        if key_text.isdigit():
+            key = int(key_text)
+        elif key_text.startswith("cuda:") and key_text[5:].isdigit():
+            key = int(key_text[5:])
+        elif key_text in ("cpu", "mps"):
+            key = key_text
+        else:
+            raise SettingsError(
+                f"max_memory: device {key_text!r} is not a GPU index (0, 1, ...), cpu or mps; {how}"
+            )
+        if key in result:
+            raise SettingsError(f"max_memory: device {key_text!r} is given twice; {how}")
+        match = _SIZE.match(size_text.lower())
+        if match is None or match.group(2) not in _SIZE_UNITS:
+            raise SettingsError(
+                f"max_memory: {size_text!r} for {key_text} is not a size; use a number and a unit "
+                f"(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 20GiB; {how}"
+            )
+        size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+        if size <= 0:
+            raise SettingsError(f"max_memory: the size for {key_text} must be more than 0; {how}")
+        result[key] = size
+    if not result:
+        raise SettingsError(f"max_memory is empty; {how}")
+    return result

@@ -5,7 +5,8 @@ The JSON export (``"format": "workbench-session"``, ``"version": 1``)::
     {"format", "version", "title", "model",
      "settings": {"load": {...}, "sampling": {...}, "ui": {...}},
      "provenance": {"model", "source", "location", "file", "revision" | "sha256",
-                    "device", "dtype", "dtype_reason", "torch", "transformers"},  # when recorded
+                    "device", "dtype", "dtype_reason", "torch", "transformers",
+                    "quantization", "compile", "compile_seconds", "max_memory"},  # when recorded
      "created", "updated",                    # ISO 8601, UTC
      "messages": [{"role", "content"}, ...],  # the active branch: chat-template / OpenAI format
      "tree": [{"id", "parent_id", "role", "content", "status", "created", "stats", "sampling"}],
@@ -177,6 +178,10 @@ def provenance_line(record: dict[str, Any]) -> str:
     line += f" on {record.get('device', '?')} in {record.get('dtype', '?')}"
     if record.get("dtype_reason"):
         line += f" ({record['dtype_reason']})"
+    if record.get("quantization") not in (None, "none"):
+        line += f", {record['quantization']} weights"
+    if record.get("compile") not in (None, "off"):
+        line += f", {record['compile']}"
     return line
 
 

@@ -23,6 +23,19 @@ if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
 
 
+def scale_up_state(loaded: LoadedModel) -> str:
+    """The Load line's tail for quantized weights and compiled decoding ("" for neither)."""
+    parts = []
+    if loaded.quantization:
+        parts.append(f"{loaded.quantization} weights")
+    static = loaded.static
+    if static is not None and static.first_compile_seconds is not None:
+        parts.append(f"decoding step compiled in {static.first_compile_seconds:.1f} s")
+    elif static is not None:
+        parts.append(static.description)
+    return "".join(f"; {part}" for part in parts)
+
+
 class ModelLoadingMixin(AppHost):
     def load_model(self, settings: LoadSettings) -> None:
         """Load ``settings``; a running reply is stopped first. The engine thread runs jobs in
@@ -82,7 +95,7 @@ class ModelLoadingMixin(AppHost):
         self.status.update_info(
             model=loaded.source.short_name,
             device=loaded.plan.label,
-            dtype=loaded.dtype_name,
+            dtype=loaded.precision_label,  # "4-bit bnb" for quantized weights; "· compiled"
             context_max=loaded.context_length,
             context_used=0,
             activity="",
@@ -90,7 +103,10 @@ class ModelLoadingMixin(AppHost):
         seconds = f"{loaded.load_seconds:.1f} s" + (", cached" if loaded.from_cache else "")
         self._settings_pane.set_load_state(
             f"Loaded {loaded.source.display_name} on {loaded.plan.label} in {seconds}; {loaded.dtype_reason}"
+            + scale_up_state(loaded)
         )
+        if loaded.compile_note:
+            self.notify(loaded.compile_note, title="Compiled decoding", severity="warning", timeout=15)
         self._set_input_placeholder()
         self._tokenizer_pane.set_tokenizer(loaded.table, loaded.source.display_name)
         self._update_prompt_view()

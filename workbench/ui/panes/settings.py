@@ -6,8 +6,8 @@ error is exactly the ``SettingsError`` message), and posts a message when a *val
 happens. The app applies and saves it.
 
 - Sampling and display changes apply on every valid edit (``SamplingChanged``/``UiChanged``).
-- Model, device, dtype and trust-remote-code are only applied when the user asks, because a
-  reload takes seconds to minutes (``LoadRequested``).
+- Model, device, dtype, trust-remote-code, max memory, quantize and compile are only applied
+  when the user asks, because a reload takes seconds to minutes (``LoadRequested``).
 - A change is posted only when the validated settings differ from the last ones posted or
   given with ``set_config``: typing ``0.70`` after ``0.7`` or resuming a session is silent.
 """
@@ -35,6 +35,7 @@ from workbench.config import Config, UiSettings
 from workbench.engine.errors import SettingsError
 from workbench.engine.settings import (
     DTYPES,
+    QUANTIZE,
     LoadSettings,
     SamplingSettings,
     format_stop_field,
@@ -44,6 +45,7 @@ from workbench.engine.settings import (
 from workbench.safetext import safe_line
 
 Group = Literal["load", "sampling", "ui"]
+QUANTIZE_SHOWN = {"none": "none", "8bit": "8-bit bnb", "4bit": "4-bit bnb"}
 
 
 def _sampling_field(key: str) -> Callable[[str], Any]:
@@ -83,6 +85,13 @@ TEXT_FIELDS: dict[str, _Field] = {
         "model", "load", "Model source", "'default', a hub id, a folder or a .gguf file", _load_field("model")
     ),
     "set-device": _Field("device", "load", "Device", "auto, cpu, cuda, cuda:N or mps", _load_field("device")),
+    "set-max-memory": _Field(
+        "max_memory",
+        "load",
+        "Max memory",
+        "device auto: cap per device, e.g. 0=20GiB,1=20GiB,cpu=64GiB",
+        _load_field("max_memory"),
+    ),
     "set-temperature": _Field(
         "temperature", "sampling", "Temperature", "0 = greedy; 0.7 is typical", _sampling_field("temperature")
     ),
@@ -183,6 +192,10 @@ class SettingsPane(VerticalScroll, can_focus=False):
         & .field-error { display: none; padding: 0 1; color: $text-error; }
         & .field-error.-shown { display: block; }
         & Select { max-width: 44; }
+        & #set-scale-up { height: auto; }
+        & #set-scale-up Input { width: 1fr; min-width: 12; }
+        & #set-scale-up Select { width: 17; }
+        & #set-compile-label { width: auto; padding: 1 0 0 1; }
         & #set-system-prompt { height: 6; }
         & #set-load-row { height: auto; padding-left: 26; }
         & #set-load-state { width: 1fr; height: auto; padding: 1 1 0 2; }
@@ -249,6 +262,8 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 self._show_error(widget_id, "")
             self.query_one("#set-dtype", Select).value = config.model.dtype
             self.query_one("#set-trust", Switch).value = config.model.trust_remote_code
+            self.query_one("#set-quantize", Select).value = config.model.quantize
+            self.query_one("#set-compile", Switch).value = config.model.compile
             self.query_one("#set-do-sample", Switch).value = config.sampling.do_sample
             self.query_one("#set-heatmap", Switch).value = config.ui.heatmap
             prompt = self.query_one("#set-system-prompt", TextArea)
@@ -313,6 +328,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 yield self._row("Dtype", "auto = chosen for the device", dtype)
                 trust = Switch(config.model.trust_remote_code, id="set-trust")
                 yield self._row("Trust remote code", "let a hub model run its own Python code", trust)
+                yield self._scale_up_row(config.model)
                 with Horizontal(id="set-load-row"):
                     yield Button("Load model", id="set-load", variant="primary")
                     yield Static(Text(safe_line(self._load_state)), id="set-load-state")
@@ -340,6 +356,49 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 yield self._row("Theme", "themes/*.toml and your config folder", theme)
                 heatmap = Switch(config.ui.heatmap, id="set-heatmap")
                 yield self._row("Heat map", "colour reply tokens by probability", heatmap)
+
+    @staticmethod
+    def _scale_up_row(load: LoadSettings) -> Widget:
+        """Max memory, quantize and compile on one row, so the pane still fits one 200x50 screen."""
+        field = TEXT_FIELDS["set-max-memory"]
+        max_memory = Input(
+            _as_text(load.max_memory),
+            id="set-max-memory",
+            placeholder="none",
+            validators=[_SettingValidator(field)],
+        )
+        max_memory.tooltip = f"{field.label}: {field.help}"
+        quantize = Select(
+            [(QUANTIZE_SHOWN[name], name) for name in QUANTIZE],
+            value=load.quantize,
+            allow_blank=False,
+            id="set-quantize",
+        )
+        quantize.tooltip = "Quantize: 8- or 4-bit weights through bitsandbytes (CUDA only)"
+        compiled = Switch(load.compile, id="set-compile")
+        compiled.tooltip = "Compile: static KV cache + torch.compile'd decoding step, compiled at load"
+        return Horizontal(
+            Vertical(
+                Static("Scale up", classes="field-label"),
+                Static(
+                    "max memory per device (device auto), e.g. 0=20GiB,cpu=64GiB · quantize · compile",
+                    classes="field-help",
+                ),
+                classes="field-text",
+            ),
+            Vertical(
+                Horizontal(
+                    max_memory,
+                    quantize,
+                    Static("compile", id="set-compile-label"),
+                    compiled,
+                    id="set-scale-up",
+                ),
+                Static("", id="set-max-memory-error", classes="field-error"),
+                classes="field-control",
+            ),
+            classes="field",
+        )
 
     @staticmethod
     def _row(label: str, help_text: str, control: Widget) -> Widget:
@@ -411,13 +470,18 @@ class SettingsPane(VerticalScroll, can_focus=False):
             self.screen.focus_next()  # Enter moves on, as in a form
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
-        groups: dict[str, Group] = {"set-do-sample": "sampling", "set-heatmap": "ui", "set-trust": "load"}
+        groups: dict[str, Group] = {
+            "set-do-sample": "sampling",
+            "set-heatmap": "ui",
+            "set-trust": "load",
+            "set-compile": "load",
+        }
         if event.switch.id in groups:
             event.stop()
             self._apply(groups[event.switch.id])
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id in ("set-theme", "set-dtype"):
+        if event.select.id in ("set-theme", "set-dtype", "set-quantize"):
             event.stop()
             self._apply("ui" if event.select.id == "set-theme" else "load")
 
@@ -491,13 +555,24 @@ class SettingsPane(VerticalScroll, can_focus=False):
                     invalid.append(control)
         values = self._values("load")
         dtype = self.query_one("#set-dtype", Select).value
-        if invalid or values is None or not isinstance(dtype, str):
+        quantize = self.query_one("#set-quantize", Select).value
+        if invalid or values is None or not isinstance(dtype, str) or not isinstance(quantize, str):
             if invalid:
                 invalid[0].focus()
             return
-        load = LoadSettings(
-            dtype=dtype, trust_remote_code=self.query_one("#set-trust", Switch).value, **values
-        )
+        try:
+            load = LoadSettings(
+                dtype=dtype,
+                trust_remote_code=self.query_one("#set-trust", Switch).value,
+                quantize=quantize,
+                compile=self.query_one("#set-compile", Switch).value,
+                **values,
+            )
+        except SettingsError as exc:  # across fields: max memory with a device other than auto
+            field = TEXT_FIELDS["set-max-memory"]
+            self._show_error("set-max-memory", user_message(str(exc), field))
+            self.query_one("#set-max-memory", Input).focus()
+            return
         self.post_message(self.LoadRequested(load))
 
     def _show_value(self, control: Input, value: Any) -> None:
