@@ -123,3 +123,25 @@ async def test_a_stream_cut_mid_reply_keeps_the_partial_reply_marked_and_saved()
     store = SessionStore(data_dir() / "workbench.db")
     saved = [m for m in store.messages(session_id) if m.role == "assistant"]
     assert saved[0].content == "The capital" and saved[0].status == "error"
+
+
+async def test_f4_attaches_to_a_server_and_shows_it() -> None:
+    """F4's Server row: a URL (and model) and Enter attach the app to that server."""
+    from tests.ui.helpers import greedy_config, wait_until
+    from workbench.ui.app import WorkbenchApp
+
+    with ReplayServer(load("llamacpp/app_session")) as server:
+        app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f4")
+            field = app.query_one("#set-server")
+            field.focus()
+            await pilot.pause()
+            field.value = server.url  # type: ignore[attr-defined]
+            await pilot.pause()
+            assert str(app.query_one("#set-load").label) == "Attach to server"  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.server is not None, what="attached from F4")
+            assert "p (server, raw)" in str(app.chart.border_title)
+            assert app.query_one("#set-server-model").value == app.server.model  # type: ignore[attr-defined,union-attr]
+            assert app.model_ready and app.loaded is None

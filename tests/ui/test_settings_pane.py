@@ -365,6 +365,8 @@ async def test_tab_walks_every_field_at_80x24() -> None:
             "set-max-memory",
             "set-quantize",
             "set-compile",
+            "set-server",
+            "set-server-model",
             "set-load",
             "set-do-sample",
             "set-temperature",

@@ -557,7 +557,14 @@ class WorkbenchApp(
         self._save_config()
 
     def on_settings_pane_load_requested(self, message: SettingsPane.LoadRequested) -> None:
+        if self.server is not None:  # back to a model in this process
+            self.detach_server()
         self.load_model(message.load)  # saved to the config and the session once it has loaded
+
+    def on_settings_pane_server_requested(self, message: SettingsPane.ServerRequested) -> None:
+        if self.reply is not None:
+            self.reply.stop()
+        self.attach_server(message.url, message.model)
 
     def _apply_theme(self, name: str) -> None:
         if name in self.available_themes:

@@ -61,6 +61,7 @@ class ServerAttachMixin(AppHost):
             activity="",
         )
         self.chart.set_source(f"{semantics.label} · {semantics.cap_label}")
+        self._settings_pane.set_server(backend.public_url, backend.model)
         self.sync.update_settings(provenance=backend.describe())
         self._settings_pane.set_load_state(
             f"Attached to {backend.public_url} ({semantics.kind}), model {backend.model}; "
@@ -103,6 +104,13 @@ class ServerAttachMixin(AppHost):
             self._tokenizer_pane.set_tokenizer(message.table, f"{name} · {message.about}")
         else:
             self.notify(message.about, title="Tokenizer inspector (F3)", severity="warning", timeout=15)
+
+    def detach_server(self) -> None:
+        """Back to a model in this process (loaded next by the caller)."""
+        self.server = None
+        self.server_request = None
+        self.chart.set_source(None)
+        self._settings_pane.set_server("", "")
 
     def on_server_attach_failed(self, message: ServerAttachFailed) -> None:
         self.status.hide_progress()

@@ -193,6 +193,11 @@ class SettingsPane(VerticalScroll, can_focus=False):
         & .field-error.-shown { display: block; }
         & Select { max-width: 44; }
         & #set-scale-up { height: auto; }
+        & .field.compact { margin-top: 1; }
+        & .field.compact .field-text { padding: 0 1; }
+        & #set-server-row { height: 1; }
+        & #set-server-row Input { width: 1fr; min-width: 12; height: 1; border: none; padding: 0 1; }
+        & #set-server-row #set-server { width: 2fr; margin-right: 1; }
         & #set-scale-up Input { width: 1fr; min-width: 12; }
         & #set-scale-up Select { width: 17; }
         & #set-compile-label { width: auto; padding: 1 0 0 1; }
@@ -215,6 +220,14 @@ class SettingsPane(VerticalScroll, can_focus=False):
         def __init__(self, ui: UiSettings) -> None:
             super().__init__()
             self.ui = ui
+
+    class ServerRequested(Message):
+        """The user asked to attach to an OpenAI-compatible server (model None: its first)."""
+
+        def __init__(self, url: str, model: str | None) -> None:
+            super().__init__()
+            self.url = url
+            self.model = model
 
     class LoadRequested(Message):
         """The user asked to (re)load the model with these settings."""
@@ -329,6 +342,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 trust = Switch(config.model.trust_remote_code, id="set-trust")
                 yield self._row("Trust remote code", "let a hub model run its own Python code", trust)
                 yield self._scale_up_row(config.model)
+                yield self._server_row()
                 with Horizontal(id="set-load-row"):
                     yield Button("Load model", id="set-load", variant="primary")
                     yield Static(Text(safe_line(self._load_state)), id="set-load-state")
@@ -400,6 +414,23 @@ class SettingsPane(VerticalScroll, can_focus=False):
             classes="field",
         )
 
+    def _server_row(self) -> Widget:
+        """An OpenAI-compatible server instead of the model above: one compact line (the pane
+        still fits one 200x50 screen)."""
+        url = Input(self._server[0], id="set-server", placeholder="server URL (none: this process)")
+        url.tooltip = (
+            "An OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (vLLM, llama.cpp, SGLang, "
+            "TGI, Ollama, OpenAI): replies come from it. The API key is read from WORKBENCH_API_KEY "
+            "or OPENAI_API_KEY and never saved."
+        )
+        model = Input(self._server[1], id="set-server-model", placeholder="model (first of /v1/models)")
+        model.tooltip = "The server's model; empty: the first of its /v1/models"
+        return Horizontal(
+            Vertical(Static("Server", classes="field-label"), classes="field-text"),
+            Horizontal(url, model, id="set-server-row", classes="field-control"),
+            classes="field compact",
+        )
+
     @staticmethod
     def _row(label: str, help_text: str, control: Widget) -> Widget:
         """Label and one-line help on the left; the control with its error line on the right."""
@@ -449,6 +480,10 @@ class SettingsPane(VerticalScroll, can_focus=False):
     # --- events -----------------------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "set-server":
+            label = "Attach to server" if event.value.strip() else "Load model"
+            self.query_one("#set-load", Button).label = label
+            return
         field = TEXT_FIELDS.get(event.input.id or "")
         if field is None:
             return
@@ -460,6 +495,10 @@ class SettingsPane(VerticalScroll, can_focus=False):
         self._apply(field.group)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in ("set-server", "set-server-model"):
+            event.stop()
+            self._request_load()
+            return
         field = TEXT_FIELDS.get(event.input.id or "")
         if field is None:
             return
@@ -489,6 +528,15 @@ class SettingsPane(VerticalScroll, can_focus=False):
         if event.text_area.id == "set-system-prompt":
             event.stop()
             self._apply("ui")
+
+    _server: tuple[str, str] = ("", "")
+
+    def set_server(self, url: str, model: str) -> None:
+        """The server attached (shown in its fields; empty: none)."""
+        self._server = (url, model)
+        if self.is_mounted:
+            self.query_one("#set-server", Input).value = url
+            self.query_one("#set-server-model", Input).value = model
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "set-load":
@@ -545,6 +593,11 @@ class SettingsPane(VerticalScroll, can_focus=False):
             return None
 
     def _request_load(self) -> None:
+        url = self.query_one("#set-server", Input).value.strip()
+        if url:  # a server instead of a model in this process
+            model = self.query_one("#set-server-model", Input).value.strip()
+            self.post_message(self.ServerRequested(url, model or None))
+            return
         invalid: list[Input] = []
         for widget_id, field in TEXT_FIELDS.items():
             if field.group == "load":
