@@ -145,3 +145,50 @@ async def test_f4_attaches_to_a_server_and_shows_it() -> None:
             assert "p (server, raw)" in str(app.chart.border_title)
             assert app.query_one("#set-server-model").value == app.server.model  # type: ignore[attr-defined,union-attr]
             assert app.model_ready and app.loaded is None
+
+
+async def test_f3_splits_text_through_the_servers_tokenize_without_a_local_tokenizer() -> None:
+    """The served model is neither a file here nor in the HF cache: F3's Text view asks the
+    server's /tokenize (recorded from llama-server) and shows its ids."""
+    from tests.ui.helpers import greedy_config, wait_until
+    from workbench.ui.app import WorkbenchApp
+    from workbench.ui.widgets.token_chips import TokenChips
+
+    exchanges = [
+        e
+        for e in load("llamacpp/session")
+        if e["path"] != "/v1/models"
+        and not (e["path"] == "/tokenize" and "with_pieces" not in e.get("request", {}))
+    ]
+    models = {"object": "list", "data": [{"id": "nowhere/not-cached-model", "owned_by": "llamacpp"}]}
+    exchanges.insert(0, {"method": "GET", "path": "/v1/models", "status": 200, "json": models})
+    with ReplayServer(exchanges) as server:
+        app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False, server=(server.url, None))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.server is not None)
+            pane = app._tokenizer_pane
+            await wait_until(
+                pilot, lambda: pane._server_split is not None, what="F3 on the server's /tokenize"
+            )
+            await pilot.press("f3")
+            app.query_one("#tok-input").text = "The capital of France is Paris. 🙂"  # type: ignore[attr-defined]
+            chips = app.query_one("#tok-chips", TokenChips)
+            await wait_until(pilot, lambda: len(chips.spans) == 8, what="the server's split")
+            assert [s.token_id for s in chips.spans] == [504, 3575, 282, 4649, 314, 7042, 30, 47526]
+            assert chips.spans[1].label == "␣capital"
+            assert "server's /tokenize" in str(app.query_one("#tok-counts").content)  # type: ignore[attr-defined]
+
+
+async def test_step_mode_is_refused_with_the_reason_on_a_text_only_server() -> None:
+    from tests.ui.helpers import greedy_config, wait_until
+    from workbench.ui.app import WorkbenchApp
+
+    with ReplayServer(load("openai/chat")) as server:
+        app = WorkbenchApp(greedy_config(), autoload=False, save_settings=False, server=(server.url, None))
+        notes: list[str] = []
+        app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.server is not None)
+            app.action_toggle_step_mode()
+            assert not app.step_mode
+            assert any("Step mode is not available" in n and "text prompts only" in n for n in notes), notes

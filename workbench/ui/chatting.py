@@ -165,6 +165,17 @@ class ChatMixin(AppHost):
         from workbench.ui.reply import Reply
 
         backend: ReplyBackend
+        server = self.server
+        if (
+            server is not None
+            and (resume or forced_token is not None)
+            and not server.capabilities["branch"].supported
+        ):
+            reason = server.capabilities["branch"].reason
+            self.notify(
+                f"Branching is not available on this server: {reason}", severity="warning", timeout=10
+            )
+            return
         if self.server is not None:
             from workbench.backends.server.replies import ServerReplies
 

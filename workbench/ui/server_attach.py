@@ -102,6 +102,17 @@ class ServerAttachMixin(AppHost):
         name = short_name(server.model) if server is not None else "server"
         if message.table is not None:
             self._tokenizer_pane.set_tokenizer(message.table, f"{name} · {message.about}")
+        elif server is not None and server.capabilities["tokenize"].supported:
+            from workbench.engine.tokens import TokenSpan
+
+            def split(text: str, special: bool) -> list[TokenSpan]:
+                return [
+                    TokenSpan(p.token_id, p.label, "text", None, None) for p in server.tokenize(text, special)
+                ]
+
+            self._tokenizer_pane.set_server_tokenizer(
+                split, f"{name} · the server's /tokenize ({message.about}; the vocabulary needs a local copy)"
+            )
         else:
             self.notify(message.about, title="Tokenizer inspector (F3)", severity="warning", timeout=15)
 

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 class StepModeMixin(AppHost):
     def action_toggle_step_mode(self) -> None:
+        server = self.server
+        if not self.step_mode and server is not None and not server.capabilities["step"].supported:
+            reason = server.capabilities["step"].reason
+            self.notify(
+                f"Step mode is not available on this server: {reason}", severity="warning", timeout=10
+            )
+            return
         self.step_mode = not self.step_mode
         chooser = self._chooser
         if chooser is not None:  # pause (or resume) the reply being generated now

@@ -8,7 +8,7 @@ Vocabulary searches and exports run in thread workers and report back with ``pos
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from workbench import paths
 from workbench.engine.prompts import Prompt
 from workbench.engine.tokens import (
+    TokenSpan,
     TokenTable,
     describe_ids,
     export_vocabulary,
@@ -87,6 +88,12 @@ class _SearchDone(Message):
     def __init__(self, serial: int, ids: list[int], error: str | None) -> None:
         super().__init__()
         self.serial, self.ids, self.error = serial, ids, error
+
+
+class _ServerSplit(Message):
+    def __init__(self, serial: int, spans: tuple[TokenSpan, ...], error: str | None) -> None:
+        super().__init__()
+        self.serial, self.spans, self.error = serial, spans, error
 
 
 class _ExportDone(Message):
@@ -181,6 +188,43 @@ class TokenizerPane(Vertical):
         if self.is_mounted:  # otherwise on_mount shows it
             self._show_tokenizer()
 
+    # A server's /tokenize, when no local copy of its tokenizer exists: the Text view splits
+    # through it (the vocabulary, prompt and decode views need a whole vocabulary).
+    _server_split: Callable[[str, bool], list[TokenSpan]] | None = None
+    _server_serial = 0
+
+    def set_server_tokenizer(self, split: Callable[[str, bool], list[TokenSpan]] | None, name: str) -> None:
+        self._server_split = split
+        self.model_name = name
+        if self.is_mounted and self.table is None:
+            self.query_one("#tok-status", Static).update(Text(safe_line(name)))
+            self._retokenize()
+
+    @work(thread=True, exclusive=True, group="server-tokenize", exit_on_error=False)
+    def _split_on_server(self, text: str, special: bool, serial: int) -> None:
+        split = self._server_split
+        assert split is not None
+        try:
+            spans = tuple(split(text, special)) if text else ()
+        except Exception as exc:  # noqa: BLE001 - a network fault is shown in the view
+            self.post_message(_ServerSplit(serial, (), str(exc)))
+            return
+        self.post_message(_ServerSplit(serial, spans, None))
+
+    @on(_ServerSplit)
+    def _server_split_done(self, message: _ServerSplit) -> None:
+        if message.serial != self._server_serial or self.table is not None:
+            return  # an older text's answer, or a local tokenizer came meanwhile
+        counts = self.query_one("#tok-counts", Static)
+        chips = self.query_one("#tok-chips", TokenChips)
+        if message.error is not None:
+            counts.update(Text(safe_line(f"cannot tokenize: {message.error}"), style="bold red"))
+            chips.set_spans((), "")
+            return
+        n = len(message.spans)
+        counts.update(Text(f"{_plural(n, 'token')} · split by the server's /tokenize (ctrl+t specials)"))
+        chips.set_spans(message.spans, "Type or paste text above to see its tokens")
+
     def set_chat_prompt(self, prompt: Prompt | None) -> None:
         """The exact chat-templated prompt of the current conversation (None: no conversation)."""
         self.chat_prompt = prompt
@@ -269,6 +313,13 @@ class TokenizerPane(Vertical):
     def _retokenize(self) -> None:
         counts = self.query_one("#tok-counts", Static)
         chips = self.query_one("#tok-chips", TokenChips)
+        if self.table is None and self._server_split is not None:
+            self._server_serial += 1
+            counts.update(Text("asking the server…", style="dim"))
+            self._split_on_server(
+                self.query_one("#tok-input", TextArea).text, self.add_special_tokens, self._server_serial
+            )
+            return
         if self.table is None:
             counts.update(Text(LOADING))
             chips.set_spans((), LOADING)
