@@ -8,9 +8,9 @@ import pytest
 
 from tests.fill_models import direct_fill, save_bert_mlm
 from workbench.engine.errors import ModelLoadError, PromptError, SettingsError
-from workbench.engine.fillmask import check_top_k, fill, with_model_mask
+from workbench.engine.fillmask import fill, with_model_mask
 from workbench.engine.masked_lm_loading import check_masked_lm, load_masked_lm
-from workbench.engine.settings import LoadSettings
+from workbench.engine.settings import LoadSettings, check_top_k
 from workbench.engine.sources import resolve_source
 
 TWO_MASKS = "The capital of France is [MASK] and [MASK]."

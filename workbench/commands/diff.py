@@ -59,7 +59,7 @@ def add_parser(commands: Any, model: argparse.ArgumentParser) -> argparse.Argume
 def run(args: argparse.Namespace) -> int:
     from workbench.commands.common import load_with_progress, require_text
     from workbench.config import load_settings, user_config
-    from workbench.engine.model_diff import check_top_k
+    from workbench.engine.settings import check_top_k
 
     text = require_text(args.text, "text")
     top_k = check_top_k(args.top_k)

@@ -13,7 +13,8 @@ from rich.text import Text
 from workbench.commands.common import output_console
 from workbench.config import load_settings, user_config
 from workbench.engine.errors import SettingsError
-from workbench.engine.fillmask import check_text, check_top_k
+from workbench.engine.fillmask import check_text
+from workbench.engine.settings import check_top_k
 from workbench.engine.sources import DEFAULT_ALIASES
 from workbench.safetext import safe_line
 

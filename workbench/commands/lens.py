@@ -11,7 +11,8 @@ from rich.text import Text
 
 from workbench.commands.common import load_with_progress, output_console, require_text
 from workbench.config import load_settings, user_config
-from workbench.engine.lens import check_top_k, resolve_target
+from workbench.engine.lens import resolve_target
+from workbench.engine.settings import check_top_k
 from workbench.safetext import safe_line
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.errors import PromptError, SettingsError
-from workbench.engine.settings import MAX_TOP_K_SHOWN
+from workbench.engine.errors import PromptError
+from workbench.engine.settings import check_top_k
 
 if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
@@ -56,19 +56,6 @@ class FillResult:
 
 
 # --- validation (pure Python) ------------------------------------------------------------
-
-
-def check_top_k(value: object) -> int:
-    """How many candidates per mask: a whole number from 1 to 50."""
-    try:
-        k = int(str(value).strip())
-    except ValueError:
-        raise SettingsError(
-            f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}"
-        ) from None
-    if not 1 <= k <= MAX_TOP_K_SHOWN:
-        raise SettingsError(f"top-k must be from 1 to {MAX_TOP_K_SHOWN}, not {k}")
-    return k
 
 
 def check_text(text: str) -> str:

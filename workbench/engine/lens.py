@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.engine.errors import PromptError, SettingsError
-from workbench.engine.settings import MAX_TOP_K_SHOWN
+from workbench.engine.settings import check_top_k
 
 if TYPE_CHECKING:
     import torch
@@ -68,18 +68,6 @@ class LensResult:
 
 
 # --- validation (pure Python) ------------------------------------------------------------
-
-
-def check_top_k(value: object) -> int:
-    try:
-        k = int(str(value).strip())
-    except ValueError:
-        raise SettingsError(
-            f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}"
-        ) from None
-    if not 1 <= k <= MAX_TOP_K_SHOWN:
-        raise SettingsError(f"top-k must be from 1 to {MAX_TOP_K_SHOWN}, not {k}")
-    return k
 
 
 def resolve_target(length: int, position: int | None) -> int:

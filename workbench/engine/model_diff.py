@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from workbench.engine.errors import ModelLoadError, SettingsError
-from workbench.engine.settings import MAX_TOP_K_SHOWN, LoadSettings
+from workbench.engine.settings import LoadSettings
 
 if TYPE_CHECKING:
     from workbench.engine.loading import LoadedModel
@@ -218,18 +218,6 @@ def load_model_b(
 
 
 # --- the comparison -----------------------------------------------------------------------
-
-
-def check_top_k(value: Any) -> int:
-    try:
-        k = int(str(value).strip())
-    except ValueError:
-        raise SettingsError(
-            f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}"
-        ) from None
-    if not 1 <= k <= MAX_TOP_K_SHOWN:
-        raise SettingsError(f"top-k must be from 1 to {MAX_TOP_K_SHOWN}, not {k}")
-    return k
 
 
 def text_ids(loaded: LoadedModel, text: str) -> list[int]:

@@ -234,6 +234,19 @@ def validate_top_k_shown(value: Any) -> int:
     return k
 
 
+def check_top_k(value: object) -> int:
+    """How many candidates a command lists (fill-mask, lens, diff): a whole number from 1 to 50."""
+    try:
+        k = int(str(value).strip())
+    except ValueError:
+        raise SettingsError(
+            f"top-k must be a whole number from 1 to {MAX_TOP_K_SHOWN}, not {value!r}"
+        ) from None
+    if not 1 <= k <= MAX_TOP_K_SHOWN:
+        raise SettingsError(f"top-k must be from 1 to {MAX_TOP_K_SHOWN}, not {k}")
+    return k
+
+
 @dataclass(frozen=True, slots=True)
 class LoadSettings:
     """Where and how a model is loaded.

@@ -22,8 +22,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
 from workbench.engine.errors import SettingsError, WorkbenchError
-from workbench.engine.fillmask import DEFAULT_TOP_K, EXAMPLE, FillResult, check_text, check_top_k
+from workbench.engine.fillmask import DEFAULT_TOP_K, EXAMPLE, FillResult, check_text
 from workbench.engine.masked_lm_loading import EXAMPLE_MODEL, check_masked_lm
+from workbench.engine.settings import check_top_k
 from workbench.engine.sources import resolve_source
 from workbench.safetext import safe_line
 from workbench.ui.panes.tokenizer import SafeTextArea
