@@ -91,11 +91,13 @@ class ChatMixin(AppHost):
         self._start_reply(turn)
 
     def _set_input_placeholder(self) -> None:
+        from workbench.ui.server_attach import short_name
+
         chat_input = self.chat_input
         name = (
             self.loaded.source.short_name
             if self.loaded is not None
-            else self.server.model.rstrip("/").rsplit("/", 1)[-1]
+            else short_name(self.server.model)
             if self.server is not None
             else "the model"
         )
