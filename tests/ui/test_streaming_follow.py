@@ -15,7 +15,10 @@ import torch
 
 from tests.models import smol_tokenizer, tiny_loaded
 from tests.ui.helpers import greedy_config, start_with_model, wait_until
+from tests.ui.test_plain_text_view import ConversationApp, reply, steps
+from workbench.conversation import Turn
 from workbench.ui.app import WorkbenchApp
+from workbench.ui.widgets.conversation import ConversationView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 HOLD_EVERY = 2  # tokens between two checks
@@ -89,3 +92,37 @@ async def test_the_newest_line_of_a_streaming_reply_stays_on_screen(gate):
         app.action_stop()
         gate.go_on()
         await wait_until(pilot, lambda: not app.generating, what="the reply to stop")
+
+
+async def test_following_scrolls_in_jumps_not_once_per_line():
+    """Each scroll repaints the whole conversation (20-50 ms: bench/ui.py), so following moves
+    a quarter of the window past the newest line (Vim's 'scrolljump'). The old code scrolled
+    every time the text gained a row. One row is added at a time, as the app drains tokens."""
+    user = Turn(1, "user", "Count", None)
+    turn = reply(2, ["0"], 1, status="streaming")
+    async with ConversationApp().run_test(size=(80, 24)) as pilot:
+        conversation = pilot.app.query_one(ConversationView)
+        conversation.add_turn(user)
+        view = conversation.add_turn(turn)
+        await pilot.pause()
+        window = conversation.scrollable_content_region.height
+        jump = window // 4
+        assert jump >= 2, "too short a window to tell jumps from single lines"
+        positions = [round(conversation.scroll_y)]
+        rows_past_window = 0
+        for n in range(1, 3 * window):
+            new = steps([f"\n{n}"], n)
+            turn.steps.extend(new)
+            view.append_steps(new)
+            conversation.follow(*view.end_row())
+            await pilot.pause()
+            stream, rows = view.end_row()
+            last_row_y = stream.region.y + rows - 1
+            assert conversation.content_region.y <= last_row_y < conversation.content_region.bottom
+            top = stream.region.y - conversation.content_region.y + round(conversation.scroll_y)
+            rows_past_window += top + rows > window  # (rows that needed the view to move)
+            if round(conversation.scroll_y) != positions[-1]:
+                positions.append(round(conversation.scroll_y))
+        scrolls = len(positions) - 1
+        assert rows_past_window >= window
+        assert scrolls <= rows_past_window // jump + 1, f"{scrolls} scrolls for {rows_past_window} rows"

@@ -467,13 +467,18 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         return MessageView(turn, self.heatmap, branch, self.titles, self.markdown, self.document_mode)
 
     def follow(self, widget: Widget, rows: int) -> None:
-        """Scroll just far enough that row ``rows - 1`` of ``widget`` (a descendant) is in view.
+        """Keep row ``rows - 1`` of ``widget`` (a descendant) in view, scrolling in jumps.
 
-        Unlike ``scroll_end`` it ignores rows the widget reserves below its text."""
+        Unlike ``scroll_end`` it ignores rows the widget reserves below its text. When the row
+        leaves the window, the view moves a quarter of its height past it (Vim's 'scrolljump'):
+        each scroll repaints the whole conversation (20-50 ms here), so a reply scrolls once per
+        few lines rather than once per line. The rows shown below the text are reserved blanks.
+        """
+        height = self.scrollable_content_region.height
         top = widget.region.y - self.content_region.y + round(self.scroll_y)
-        target = top + rows - self.scrollable_content_region.height
+        target = top + rows - height
         if target > self.scroll_y:
-            self.scroll_to(y=target, animate=False)
+            self.scroll_to(y=target + max(0, height // 4 - 1), animate=False)
 
     # --- following the end ----------------------------------------------------------
     # The view follows the last reply's end while the user leaves it there. Scrolling up
