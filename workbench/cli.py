@@ -31,8 +31,9 @@ def _model_options(scale_up: bool = True) -> argparse.ArgumentParser:
         help="auto, float32, bfloat16 or float16 (default: auto, the same at every launch of one machine: "
         "bfloat16 on GPUs that support it, else float16; float16 on MPS; on the CPU bfloat16 where it has "
         "native bfloat16 (AVX512-BF16, AMX or Arm BF16 in /proc/cpuinfo), else float32; where the flags "
-        "cannot be read, measured once and kept per machine and torch version; the app's status line and "
-        "probe/generate --json say which was chosen and why)",
+        "cannot be read, measured once and kept per machine and torch version; for a classifier or "
+        "masked LM (classify, fill: one forward pass) auto keeps the checkpoint's own dtype; the app's "
+        "status line and the --json outputs say which was chosen and why)",
     )
     group.add_argument(
         "--trust-remote-code",

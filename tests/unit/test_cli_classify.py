@@ -24,8 +24,10 @@ TEXT = "I loved this film, it was wonderful"
 
 
 def test_json_on_a_classifier_folder_equals_direct_softmax(tmp_path):
+    """With the default dtype: ``auto`` keeps the checkpoint's own (float32 here), so p is what
+    the hand-written softmax gives (bfloat16, the chat's auto on this CPU, moved it by ~1e-3)."""
     folder = save_llama_classifier(tmp_path / "clf")
-    result = workbench("classify", TEXT, "--model", str(folder), "--dtype", "float32", "--json")
+    result = workbench("classify", TEXT, "--model", str(folder), "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     expected = direct_softmax(folder, TEXT)
@@ -35,6 +37,10 @@ def test_json_on_a_classifier_folder_equals_direct_softmax(tmp_path):
         assert entry["p"] == pytest.approx(expected[entry["label"]], abs=1e-5)
     assert record["winner"] == record["labels"][0]["label"]
     assert record["provenance"]["source"] == "folder" and record["dtype"] == "float32"
+    assert (
+        record["provenance"]["dtype_reason"]
+        == "float32: the checkpoint's own dtype (auto for one forward pass)"
+    )
     assert record["device"] == "cpu"
     # The token effects ride along: the top label's p without each token, minus its p.
     top, effects = direct_leave_one_out(folder, TEXT)

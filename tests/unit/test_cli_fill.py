@@ -19,7 +19,8 @@ def folder(tmp_path_factory):
 
 
 def test_json_equals_direct_softmax_at_each_mask(folder):
-    result = workbench("fill", TEXT, "--model", str(folder), "--dtype", "float32", "--top-k", "7", "--json")
+    """With the default dtype: ``auto`` keeps the checkpoint's own (float32 here)."""
+    result = workbench("fill", TEXT, "--model", str(folder), "--top-k", "7", "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     expected = direct_fill(folder, TEXT)

@@ -17,11 +17,12 @@ from workbench.engine.settings import LoadSettings
 from workbench.engine.sources import ModelSource
 
 if TYPE_CHECKING:
+    from workbench.engine.devices import DtypeChoice
     from workbench.engine.loading import LoadedModel
 
 
-def read_architectures(source: ModelSource, settings: LoadSettings) -> list[str]:
-    """The architectures named in the model's ``config.json`` (empty when none are)."""
+def read_config(source: ModelSource, settings: LoadSettings) -> Any:
+    """The model's ``config.json``, read without its weights (one clear line when unreadable)."""
     from transformers import AutoConfig
 
     from workbench.engine.loading import _first_line, _hub_files_are_local, _pretrained_errors
@@ -32,14 +33,38 @@ def read_architectures(source: ModelSource, settings: LoadSettings) -> list[str]
     try:
         with warnings.catch_warnings(), _pretrained_errors(source):
             warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(source.location, **options)
+            return AutoConfig.from_pretrained(source.location, **options)
     except WorkbenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreadable config is one clear line
         raise ModelLoadError(
             f"could not read the config of {source.display_name}: {_first_line(exc)}"
         ) from exc
-    return [str(a) for a in getattr(config, "architectures", None) or []]
+
+
+def read_architectures(source: ModelSource, settings: LoadSettings) -> list[str]:
+    """The architectures named in the model's ``config.json`` (empty when none are)."""
+    return [str(a) for a in getattr(read_config(source, settings), "architectures", None) or []]
+
+
+def checkpoint_dtype(config: Any) -> DtypeChoice:
+    """``auto`` for a task head: the dtype the checkpoint names, as ``from_pretrained`` loads it.
+
+    Classify and fill run one forward pass, so the speed the chat's ``auto`` buys with bfloat16
+    matters little here, while ``p`` should be what ``softmax(model(**tok(text)).logits)``
+    gives for the model as published (bfloat16 moved a tiny classifier's p by ~1e-3).
+    """
+    import torch
+
+    from workbench.engine.devices import DtypeChoice
+
+    named = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(named, str):
+        named = getattr(torch, named, None)
+    if named in (torch.float32, torch.bfloat16, torch.float16):
+        name = str(named).removeprefix("torch.")
+        return DtypeChoice(named, f"{name}: the checkpoint's own dtype (auto for one forward pass)")
+    return DtypeChoice(torch.float32, "float32: the checkpoint names no dtype (auto for one forward pass)")
 
 
 def load_head_model(
@@ -64,7 +89,10 @@ def load_head_model(
 
     report = progress or (lambda _: None)
     plan = plan_device(settings.device)
-    choice = choose_dtype(settings.dtype, plan)
+    if settings.dtype == "auto":
+        choice = checkpoint_dtype(read_config(source, settings))
+    else:
+        choice = choose_dtype(settings.dtype, plan)
     started = time.perf_counter()
     common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
     if source.kind == "hub":
