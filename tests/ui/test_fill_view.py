@@ -76,9 +76,13 @@ async def test_the_tab_shows_the_candidates_of_a_direct_softmax(tmp_path):
         assert "Mask 1 of 2" in shown and "Mask 2 of 2" in shown and "\u2588" in shown
         assert "\x1b" not in shown and "bert-mlm" in status_of(app) and "2 masks" in status_of(app)
 
-        # Errors go to the status line; the last result stays on screen.
+        # Errors go to the status line, and the old bars go (under the error they read as its
+        # result); the pane keeps the last result.
         await fill(pilot, "no blank here")
         assert is_error(app) and "no mask" in status_of(app) and pane.last is result
+        assert app.query_one(MaskBars).result is None and "Mask 1" not in str(
+            app.query_one(MaskBars).render()
+        )
         app.query_one("#fill-top-k", Input).value = "0"
         await fill(pilot, TEXT)
         assert is_error(app) and "top-k" in status_of(app)
@@ -90,3 +94,19 @@ async def test_the_tab_shows_the_candidates_of_a_direct_softmax(tmp_path):
             app.query_one("#fill-model", Input).value = spec
             await fill(pilot, TEXT)
             assert is_error(app) and words in status_of(app) and pane.last is result
+
+
+async def test_placeholders_are_plain_text_not_markup():
+    """Textual reads a str placeholder as markup: the Fill box's "[MASK]" vanished, and a model
+    named with brackets would lose them in the message box."""
+    app = WorkbenchApp(greedy_config(), autoload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f10")
+        await wait_until(pilot, lambda: app.tabs.active == "fill", what="fill tab")
+        await pilot.pause()
+        area = app.query_one("#fill-text")
+        row = area.region.y + 1 if area.styles.border_top[0] else area.region.y
+        screen = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert "The capital of France is [MASK]." in "\n".join(screen[row : row + 3])
+        app.chat_input.placeholder = "Message model[Q4_K]-v2 [b]x[/b]"
+        assert app.chat_input.placeholder.plain == "Message model[Q4_K]-v2 [b]x[/b]"

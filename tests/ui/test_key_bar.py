@@ -5,6 +5,7 @@ reach the right field."""
 from __future__ import annotations
 
 from textual import events
+from textual.widgets import Tabs
 
 from tests.models import tiny_loaded
 from tests.ui.helpers import greedy_config, paused, start_with_model, wait_until
@@ -170,3 +171,20 @@ async def test_keys_typed_right_after_tab_in_settings_go_to_the_next_field():
             app.post_message(events.Key(key, char))
         await wait_until(pilot, lambda: top_p.value == "0.5", what="'0.5' in the top-p field")
         assert top_k.value == "40"
+
+
+async def test_shift_tab_never_strands_the_focus_on_the_tab_row_and_f2_comes_back():
+    """Shift+Tab from the conversation went to the tab row, where typed text vanished while the
+    key bar still showed the message box's keys; F2 on the Chat tab did not bring it back."""
+    app = WorkbenchApp(greedy_config(), autoload=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.focused is app.chat_input, what="message box focused")
+        for _ in range(4):
+            await pilot.press("shift+tab")
+            await pilot.pause()
+            assert not isinstance(app.focused, Tabs), "the tab row took the focus"
+        app.set_focus(None)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: app.focused is app.chat_input, what="F2 focuses the message box")
+        await pilot.press("z", "z")
+        assert app.chat_input.value == "zz"

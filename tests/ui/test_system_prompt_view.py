@@ -40,11 +40,15 @@ async def test_the_system_line_folds_expands_and_shows_what_the_template_did():
         gemma3 = tiny_with_template(GEMMA3)
         await start_with_model(app, pilot, gemma3)
         await wait_until(pilot, lambda: line.display and line.region.height == 1, what="collapsed line")
-        # collapsed: one line with the first line of the prompt and the merge notice
+        # collapsed: one line with the merge notice first (on screen in a narrow chat column:
+        # after the prompt's text it was cut off) and the first line of the prompt
         text = shown(line)
         assert text.startswith(
-            "▸ System: Talk like a pirate. …  ⚠ this model's chat template has no system role"
+            "▸ System ⚠ this model's chat template has no system role: it puts the system prompt"
         )
+        assert text.endswith(" · Talk like a pirate. …")
+        on_screen = app.screen._compositor.render_strips()[line.region.y].text
+        assert "⚠ this model's chat template" in on_screen, on_screen
         assert "Never break" not in text
         assert line.region.y < app.query_one(".empty-hint").region.y  # first in the chat
         # a click expands it: the whole prompt and the whole notice
@@ -72,7 +76,8 @@ async def test_the_system_line_folds_expands_and_shows_what_the_template_did():
         app.post_message(ModelLoaded(bare))
         await wait_until(pilot, lambda: app.loaded is bare, what="no-template model")
         await wait_until(pilot, lambda: "no chat template" in shown(line), what="no-template notice")
-        assert shown(line).startswith("▸ System: none  ⚠ this tokenizer has no chat template")
+        assert shown(line).startswith("▸ System ⚠ this tokenizer has no chat template")
+        assert shown(line).endswith(" · none")
 
         # SmolLM2's own template writes a system prompt when there is none: that is the one shown
         smol = tiny_with_template(smol_tokenizer().chat_template)

@@ -26,6 +26,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import TabbedContent, TabPane
+from textual.widgets._tabbed_content import ContentTabs
 
 from workbench import paths
 from workbench.backends.local import DecoderSlot
@@ -211,6 +212,9 @@ class WorkbenchApp(
         self._settings_pane = self.query_one(SettingsPane)
         self._tokenizer_pane = self.query_one(TokenizerPane)
         self._chat_header = self.query_one("#chat-header", ChatHeader)
+        # The tab row is for the mouse and F2-F12: focused by Shift+Tab it took typed text
+        # silently, with the message box's keys still in the key bar.
+        self._tabs.query_one(ContentTabs).can_focus = False
         problems = register_themes(self, [paths.bundled_themes_dir(), paths.user_themes_dir()])
         if problems:
             self.notify(
@@ -432,6 +436,9 @@ class WorkbenchApp(
     def action_show_tab(self, tab: str) -> None:
         tabs = self.tabs
         if tabs.active == tab:
+            focused = self.focused
+            if focused is None or tabs.get_pane(tab) not in focused.ancestors_with_self:
+                self.call_after_refresh(self._focus_first_in, tab)  # F2 again: back to its field
             return
         # Drop focus first: a focused widget left in the old pane would hand focus to its
         # neighbour there, and TabbedContent re-activates the pane of whatever gets focus.

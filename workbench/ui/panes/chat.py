@@ -8,9 +8,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import TextArea
 
+from workbench.ui.panes.tokenizer import plain_placeholder
 from workbench.ui.widgets.chart import CandidatesChart
 from workbench.ui.widgets.chat_header import ChatHeader
 from workbench.ui.widgets.conversation import ConversationView
@@ -69,10 +71,13 @@ class ChatInput(TextArea):
             tab_behavior="focus",
             show_line_numbers=False,
             highlight_cursor_line=False,
-            placeholder=placeholder,
+            placeholder=plain_placeholder(placeholder),
             id=id,
         )
         self.border_subtitle = NEWLINE_HINT
+
+    def validate_placeholder(self, placeholder: str | Content) -> Content:
+        return plain_placeholder(placeholder)  # (it names the model: no markup)
 
     @property
     def value(self) -> str:

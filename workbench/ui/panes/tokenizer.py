@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Input, Select, Static, TabbedContent, TabPane, Tabs, TextArea
@@ -61,12 +62,24 @@ _CONTROL_STAND_INS = str.maketrans(
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def plain_placeholder(placeholder: str | Content) -> Content:
+    """A TextArea's placeholder as plain text: Textual reads a str as markup, and "[MASK]" (or a
+    model named with brackets) vanished from it."""
+    return Content(placeholder) if isinstance(placeholder, str) else placeholder
+
+
 class SafeTextArea(TextArea):
     """A TextArea that draws control characters as visible stand-ins.
 
     The text itself is kept as typed or pasted (so an ESC still tokenizes as ESC); only what
     reaches the terminal changes.
     """
+
+    def __init__(self, *args: Any, placeholder: str | Content = "", **kwargs: Any) -> None:
+        super().__init__(*args, placeholder=plain_placeholder(placeholder), **kwargs)
+
+    def validate_placeholder(self, placeholder: str | Content) -> Content:
+        return plain_placeholder(placeholder)  # (set later: a reactive's validator)
 
     def get_line(self, line_index: int) -> Text:
         line = super().get_line(line_index)

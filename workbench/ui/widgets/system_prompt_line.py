@@ -22,7 +22,6 @@ class SystemPromptLine(Static):
     SystemPromptLine:hover { background: $boost; }
     SystemPromptLine.-expanded { text-wrap: wrap; border-left: thick $warning 50%; }
     """
-    SHORT_TEXT = 40  # collapsed, with a notice after it: the text is cut here so the notice shows
 
     def __init__(self) -> None:
         super().__init__("", classes="system-line")
@@ -55,15 +54,16 @@ class SystemPromptLine(Static):
         text = self.system_text.strip()
         if not self.expanded:
             line = Text()  # one line: the CSS cuts it with an ellipsis
-            line.append(f"▸ {title}: ", Style(bold=True))
+            if self.notice:  # first, so that it shows in a narrow chat column too
+                line.append(f"▸ {title} ", Style(bold=True))
+                line.append(f"⚠ {safe_line(self.notice)}", warn)
+                line.append(" · ", Style(dim=True))
+            else:
+                line.append(f"▸ {title}: ", Style(bold=True))
             first = safe_line(text.splitlines()[0]) if text else "none"
-            if self.notice and len(first) > self.SHORT_TEXT:
-                first = first[: self.SHORT_TEXT - 1] + "…"
             line.append(first, Style(italic=not text))
             if text and "\n" in text:
                 line.append(" …", Style(dim=True))
-            if self.notice:
-                line.append(f"  ⚠ {safe_line(self.notice)}", warn)
             return line
         out = Text()
         out.append(f"▾ {title}", Style(bold=True))
