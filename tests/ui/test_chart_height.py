@@ -56,3 +56,29 @@ async def test_a_wobbling_line_count_asks_for_layout_only_when_growing() -> None
         await pilot.pause()
         assert chart.outer_size.height == tall
         assert passes >= 1
+
+
+async def test_a_new_step_is_drawn_into_rows_before_the_frame_renders() -> None:
+    """The chart's rows are built in the update's own callback, so a frame (the longest UI
+    stalls while streaming: bench/ui.py) only composites them. On the old code the first
+    ``render_line`` of each frame built every row."""
+    app = ChartApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.query_one(CandidatesChart)
+        chart.show_step(step(0, 5))
+        await pilot.pause()
+        built: list[int] = []
+        original = chart._build_strips
+
+        def counted(text, width):  # type: ignore[no-untyped-def]
+            built.append(width)
+            return original(text, width)
+
+        chart._build_strips = counted  # type: ignore[method-assign]
+        chart.show_step(step(1, 5))
+        assert built == [chart.content_size.width]  # built by show_step itself
+        first_row = chart._strips[0]
+        await pilot.pause()  # a frame: render_line hands out the rows already built
+        assert built == [chart.content_size.width]
+        assert chart.render_line(0) is first_row
+        assert "tok1" in "".join(chart.render_line(y).text for y in range(8))

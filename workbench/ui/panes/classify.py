@@ -295,7 +295,9 @@ class ClassifyPane(Vertical):
         self.query_one("#cls-run", Button).disabled = False
         if message.error is not None:
             self._status(message.error, error=True)
-            self.query_one("#cls-bars", LabelBars).show(None)  # (old bars under a new error read as its result)
+            self.query_one("#cls-bars", LabelBars).show(
+                None
+            )  # (old bars under a new error read as its result)
             return
         result = message.result
         assert result is not None

@@ -206,7 +206,9 @@ class FillPane(Vertical):
         self.query_one("#fill-run", Button).disabled = False
         if message.error is not None:
             self._status(message.error, error=True)
-            self.query_one("#fill-bars", MaskBars).show(None)  # (old bars under a new error read as its result)
+            self.query_one("#fill-bars", MaskBars).show(
+                None
+            )  # (old bars under a new error read as its result)
             return
         result = message.result
         assert result is not None

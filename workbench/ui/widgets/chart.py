@@ -175,6 +175,10 @@ class CandidatesChart(Widget, can_focus=True):
         elif lines < self._line_count:
             self._shrink_later()
         self.version += 1
+        if self._text_width > 0:
+            # the rows now, in this update's callback, not in the frame's render pass: the
+            # frame then carries only the compositing (a long frame is a UI stall: bench/ui.py)
+            self._build_strips(self._text, self._text_width)
 
     def _shrink_later(self) -> None:
         """Shrink to the content once it has stayed shorter for a while (one layout pass)."""
@@ -202,23 +206,25 @@ class CandidatesChart(Widget, can_focus=True):
     # with every token; measured in bench/ui.py).
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
-        key = (self.version, width)
-        if key != self._strips_key:
-            base = self.rich_style
-            console = self.app.console
+        if (self.version, width) != self._strips_key:
             text = (
                 self._text
                 if self._text is not None and self._text_width == width
                 else self.rendered_text(width)
             )
-            self._strips = [
-                Strip(line.render(console), line.cell_len).crop_extend(0, width, base).apply_style(base)
-                for line in text.split("\n", allow_blank=True)
-            ]
-            self._strips_key = key
+            self._build_strips(text, width)
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(width, self.rich_style)
+
+    def _build_strips(self, text: Text, width: int) -> None:
+        base = self.rich_style
+        console = self.app.console
+        self._strips = [
+            Strip(line.render(console), line.cell_len).crop_extend(0, width, base).apply_style(base)
+            for line in text.split("\n", allow_blank=True)
+        ]
+        self._strips_key = (self.version, width)
 
     def _max_lines(self) -> int | None:
         """Lines the chart may use before its border runs off the pane (None: unknown)."""
