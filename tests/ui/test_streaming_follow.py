@@ -126,3 +126,39 @@ async def test_following_scrolls_in_jumps_not_once_per_line():
         scrolls = len(positions) - 1
         assert rows_past_window >= window
         assert scrolls <= rows_past_window // jump + 1, f"{scrolls} scrolls for {rows_past_window} rows"
+
+
+async def test_a_small_scroll_up_after_a_jump_stops_following():
+    """After a jump the end sits a few rows above the window's bottom; a user who scrolls up a
+    row (the end still in view) reads on undisturbed: the next row does not scroll them back."""
+    user = Turn(1, "user", "Count", None)
+    turn = reply(2, ["0"], 1, status="streaming")
+    async with ConversationApp().run_test(size=(80, 24)) as pilot:
+        conversation = pilot.app.query_one(ConversationView)
+        conversation.add_turn(user)
+        view = conversation.add_turn(turn)
+        await pilot.pause()
+
+        async def add_row(n: int) -> None:
+            new = steps([f"\n{n}"], n)
+            turn.steps.extend(new)
+            view.append_steps(new)
+            if conversation.following:
+                conversation.follow(*view.end_row())
+            await pilot.pause()
+
+        n = 1
+        while conversation.scroll_y == 0:  # until the first jump
+            await add_row(n)
+            n += 1
+        assert conversation.following
+        conversation.scroll_to(y=conversation.scroll_y - 1, animate=False)
+        await pilot.pause()
+        stream, rows = view.end_row()
+        assert stream.region.y + rows <= conversation.content_region.bottom  # the end is in view
+        assert not conversation.following
+        where = conversation.scroll_y
+        for _ in range(conversation.scrollable_content_region.height):
+            await add_row(n)
+            n += 1
+        assert conversation.scroll_y == where

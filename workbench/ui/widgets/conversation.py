@@ -482,7 +482,7 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
 
     # --- following the end ----------------------------------------------------------
     # The view follows the last reply's end while the user leaves it there. Scrolling up
-    # (wheel, keys, scrollbar, the token cursor) so that the end leaves the window stops it
+    # (wheel, keys, scrollbar, the token cursor) stops it
     # and shows "↓ more"; coming back to the end (or clicking "↓ more", or End) resumes it.
 
     def _end_below(self) -> int:
@@ -510,12 +510,14 @@ class ConversationView(CopyActions, VerticalScroll, can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) == round(new_value):
             return
-        if self._end_below() == 0:
-            self._set_following(True)
-        elif new_value < old_value:
-            # only a move up leaves the end: a move down (following a streaming reply, whose
-            # newest row may not be laid out yet) never stops following
+        if new_value < old_value and round(new_value) < round(self.max_scroll_y):
+            # the user moved up (not a clamp to a shorter content, which lands on the new
+            # maximum): stop following, even while the end is still in view, which it is for a
+            # few rows after each jump of ``follow``; a move down never stops it (a streaming
+            # reply's newest row may not be laid out yet)
             self._set_following(False)
+        elif self._end_below() == 0:
+            self._set_following(True)
 
     def _set_following(self, on: bool) -> None:
         self.following = on
