@@ -29,24 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from tests.zoo import counted_forwards  # noqa: E402
+
 PROMPT = "The capital of France is"
 NEW_TOKENS = 8  # with the 5-token prompt, past twice the sliding window (tests/zoo.py: WINDOW = 4)
-
-
-@contextmanager
-def counted_forwards(model: Any) -> Iterator[list[int]]:
-    """The number of tokens of each forward pass of ``model``, counted by a hook."""
-    calls: list[int] = []
-
-    def hook(module: Any, args: Any, kwargs: Any, output: Any) -> None:
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        calls.append(int(ids.shape[1]))
-
-    handle = model.register_forward_hook(hook, with_kwargs=True)
-    try:
-        yield calls
-    finally:
-        handle.remove()
 
 
 @contextmanager

@@ -14,7 +14,8 @@ vocabulary matrices; all eleven stay cached for the session).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -256,3 +257,19 @@ def zoo_loaded(family: str, seed: int = 0) -> Any:
     with torch.no_grad():
         model.get_output_embeddings().weight.mul_(FAMILY_OUTPUT_SCALE.get(family, OUTPUT_SCALE))
     return LoadedModel.wrap(model, smol_tokenizer(), name=f"tiny-random-{family}")
+
+
+@contextmanager
+def counted_forwards(model: Any) -> Iterator[list[int]]:
+    """The number of tokens of each forward pass of ``model``, counted by a hook."""
+    calls: list[int] = []
+
+    def hook(module: Any, args: Any, kwargs: Any, output: Any) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        calls.append(int(ids.shape[1]))
+
+    handle = model.register_forward_hook(hook, with_kwargs=True)
+    try:
+        yield calls
+    finally:
+        handle.remove()

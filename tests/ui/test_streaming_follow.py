@@ -18,7 +18,7 @@ from tests.ui.helpers import greedy_config, start_with_model, wait_until
 from tests.ui.test_plain_text_view import ConversationApp, reply, steps
 from workbench.conversation import Turn
 from workbench.ui.app import WorkbenchApp
-from workbench.ui.widgets.conversation import ConversationView
+from workbench.ui.widgets.conversation import ConversationView, MessageView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 HOLD_EVERY = 2  # tokens between two checks
@@ -94,6 +94,13 @@ async def test_the_newest_line_of_a_streaming_reply_stays_on_screen(gate):
         await wait_until(pilot, lambda: not app.generating, what="the reply to stop")
 
 
+def add_row(turn: Turn, view: MessageView, n: int) -> None:
+    """One more row of text in a streaming reply, as the app's drain appends a token."""
+    new = steps([f"\n{n}"], n)
+    turn.steps.extend(new)
+    view.append_steps(new)
+
+
 async def test_following_scrolls_in_jumps_not_once_per_line():
     """Each scroll repaints the whole conversation (20-50 ms: bench/ui.py), so following moves
     a quarter of the window past the newest line (Vim's 'scrolljump'). The old code scrolled
@@ -111,9 +118,7 @@ async def test_following_scrolls_in_jumps_not_once_per_line():
         positions = [round(conversation.scroll_y)]
         rows_past_window = 0
         for n in range(1, 3 * window):
-            new = steps([f"\n{n}"], n)
-            turn.steps.extend(new)
-            view.append_steps(new)
+            add_row(turn, view, n)
             conversation.follow(*view.end_row())
             await pilot.pause()
             stream, rows = view.end_row()
@@ -139,17 +144,15 @@ async def test_a_small_scroll_up_after_a_jump_stops_following():
         view = conversation.add_turn(turn)
         await pilot.pause()
 
-        async def add_row(n: int) -> None:
-            new = steps([f"\n{n}"], n)
-            turn.steps.extend(new)
-            view.append_steps(new)
+        async def add_row_and_follow(n: int) -> None:
+            add_row(turn, view, n)
             if conversation.following:
                 conversation.follow(*view.end_row())
             await pilot.pause()
 
         n = 1
         while conversation.scroll_y == 0:  # until the first jump
-            await add_row(n)
+            await add_row_and_follow(n)
             n += 1
         assert conversation.following
         conversation.scroll_to(y=conversation.scroll_y - 1, animate=False)
@@ -159,6 +162,6 @@ async def test_a_small_scroll_up_after_a_jump_stops_following():
         assert not conversation.following
         where = conversation.scroll_y
         for _ in range(conversation.scrollable_content_region.height):
-            await add_row(n)
+            await add_row_and_follow(n)
             n += 1
         assert conversation.scroll_y == where

@@ -14,14 +14,11 @@ sliding window's kept keys) moved ``p`` by 0.28-0.58 on these peaked models.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 import torch
 from transformers import DynamicCache
 
-from tests.zoo import FAMILIES, SLIDING, WINDOW, zoo_loaded
+from tests.zoo import FAMILIES, SLIDING, WINDOW, counted_forwards, zoo_loaded
 from workbench.engine.decoding import Decoder, Generation
 from workbench.engine.sampling import Sampler
 from workbench.engine.settings import SamplingSettings
@@ -44,22 +41,6 @@ def fresh_p(loaded, ids: list[int]) -> torch.Tensor:
     with torch.no_grad():
         logits = loaded.model(torch.tensor([ids])).logits[:, -1]
     return torch.softmax(logits.float(), -1)[0]
-
-
-@contextmanager
-def counted_forwards(model) -> Iterator[list[int]]:
-    """The number of tokens of each forward pass of ``model``, counted by a hook."""
-    calls: list[int] = []
-
-    def hook(module, args, kwargs, output):
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        calls.append(int(ids.shape[1]))
-
-    handle = model.register_forward_hook(hook, with_kwargs=True)
-    try:
-        yield calls
-    finally:
-        handle.remove()
 
 
 @every_family
