@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from workbench.ui.reply import Reply
 
 IDLE_GC_AFTER_S = 1.0  # after a reply ends: when the held-back full GC pass runs
+LIVE_CHART_AFTER_S = 0.02  # while streaming: the chart's update, after the frame with the new text
 CHAT_PLACEHOLDER = "Message {name}… Enter sends"  # Ctrl+J (new line) is on the border
 COMPLETION_PLACEHOLDER = "Text to continue… (Enter continues; empty Enter continues the document)"
 
@@ -251,13 +252,16 @@ class ChatMixin(AppHost):
             conversation = self.conversation_view
             if conversation.following and not conversation.has_focus:
                 conversation.follow(*view.end_row())  # scrolls only when a line was added
-        if self.conversation_view.selected[1] is None:
-            self.chart.show_step(
-                new[-1], f"{'Stepping' if self.step_mode else 'Live'} · token {new[-1].index + 1}"
-            )
         if self.step_mode:
+            self._show_live_step()  # at once: the chart then shows the paused distribution
             self._show_paused(False)  # a token came: the header says "generating…" again
             self.status.update_info(context_used=self._prompt_tokens + len(turn.steps))
+        else:
+            # The chart in a frame of its own, after the new text's. Drawn in one frame, Textual
+            # repaints every widget under the rectangle spanning both (the whole screen): 40-55
+            # ms frames while a reply streamed on a busy 2-core machine (bench/ui.py). A timer
+            # after that frame, so that keys and other timers get their turn in between.
+            self.call_after_refresh(self.set_timer, LIVE_CHART_AFTER_S, self._show_live_step)
         now = time.perf_counter()
         if reply.first_token_at is None:
             reply.first_token_at = now  # speed counts the tokens after the first to reach the screen
@@ -270,6 +274,16 @@ class ChatMixin(AppHost):
                 tokens_per_second=rate or self.status.info.tokens_per_second,
                 context_used=self._prompt_tokens + len(turn.steps),
             )
+
+    def _show_live_step(self) -> None:
+        """The running reply's newest token in the chart (unless a token of the chat is selected)."""
+        reply = self.reply
+        if reply is None or not reply.turn.steps or self.conversation_view.selected[1] is not None:
+            return  # ended meanwhile: the end of the reply is shown by _finish_reply
+        step = reply.turn.steps[-1]
+        if step is self.chart.step:
+            return  # two drains before one frame: the first callback showed it
+        self.chart.show_step(step, f"{'Stepping' if self.step_mode else 'Live'} · token {step.index + 1}")
 
     def on_step_waiting(self, message: StepWaiting) -> None:
         """Paused before a token: show the distribution and hand the keyboard to the chart."""

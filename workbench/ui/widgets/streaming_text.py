@@ -2,8 +2,10 @@
 
 A ``Static`` re-wraps and re-renders all of its text on every update: fine once, costly ten
 times a second for a reply that keeps growing. This widget keeps the wrapped rows it has
-already made and re-wraps only the last paragraph; it repaints only the rows that changed and
-asks for a layout pass only when it needs more rows than it has reserved.
+already made and re-wraps only the last row of the last paragraph (text added at the end of a
+greedy word wrap moves no earlier break: a model that writes one long paragraph made each
+update cost more than the last); it repaints only the rows that changed and asks for a layout
+pass only when it needs more rows than it has reserved.
 
 A layout pass costs the whole screen's repaint (20-40 ms of the UI thread here, twice that while
 the engine thread competes for the GIL: bench/ui.py), so rows are reserved a screen's height at
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich._wrap import divide_line  # Text.wrap's own line breaking, from a given offset on
 from rich.style import Style
 from rich.text import Span, Text
 from textual.geometry import Region, Size
@@ -44,6 +47,7 @@ class StreamingText(Widget, can_focus=False):
         self._tokens = 0
         self._rows: list[Strip] = []  # wrapped rows of all paragraphs but the last
         self._last_rows: list[Strip] = []  # wrapped rows of the last paragraph
+        self._last_starts: list[int] = []  # where each of them starts in the paragraph
         self._width = 0
         self._reserved = 0
         if text:
@@ -65,7 +69,7 @@ class StreamingText(Widget, can_focus=False):
 
     def clear(self) -> None:
         self._paragraphs, self._spans, self._styles, self._tokens = [""], [[]], {}, 0
-        self._rows, self._last_rows, self._reserved = [], [], 0
+        self._rows, self._last_rows, self._last_starts, self._reserved = [], [], [], 0
         self.refresh(layout=True)
 
     def append(self, text: str) -> bool:
@@ -104,14 +108,26 @@ class StreamingText(Widget, can_focus=False):
         closed = len(paragraphs) - 1 - open_paragraph
         if not added:
             return False
+        kept = 0  # rows of the last paragraph that stay as they were
+        first_changed = len(self._rows)
         if closed and self._width:
-            # those paragraphs are complete: keep their rows for good
-            for number in range(open_paragraph, len(paragraphs) - 1):
-                self._rows.extend(self._wrap(number))
+            # those paragraphs are complete: keep their rows for good (the one that was open
+            # re-wrapped from its last row on, as below)
+            kept = self._resume_row(open_paragraph)
+            start = self._last_starts[kept] if kept else 0
+            self._rows.extend(self._last_rows[:kept] + self._wrap(open_paragraph, start)[0])
+            for number in range(open_paragraph + 1, len(paragraphs) - 1):
+                self._rows.extend(self._wrap(number)[0])
+            self._last_rows, self._last_starts = self._wrap(len(paragraphs) - 1)
         elif closed:
             self._rows = []  # not measured yet: everything is wrapped on the first paint
-        if self._width:
-            self._last_rows = self._wrap(len(paragraphs) - 1)
+        elif self._width:
+            # only the last paragraph grew: its rows but the last stay
+            kept = self._resume_row(len(paragraphs) - 1)
+            start = self._last_starts[kept] if kept else 0
+            tail, starts = self._wrap(len(paragraphs) - 1, start)
+            self._last_rows = self._last_rows[:kept] + tail
+            self._last_starts = self._last_starts[:kept] + starts
         rows = len(self._rows) + len(self._last_rows)
         if not self._width or rows > self._reserved:
             # whole blocks of a screen's height: the height then depends on the rows alone,
@@ -120,11 +136,10 @@ class StreamingText(Widget, can_focus=False):
             self._reserved = (rows // block + 1) * block
             self.refresh(layout=True)
             return True
-        if closed:
-            self.refresh()  # paragraphs moved: repaint it all (a newline is rare)
-        else:
-            # only the last paragraph grew: repaint its rows
-            self.refresh(Region(0, len(self._rows), self.size.width, len(self._last_rows)))
+        # repaint from the first row that changed (the rows above it stay as they were)
+        first_changed += kept
+        if rows > first_changed:
+            self.refresh(Region(0, first_changed, self.size.width, rows - first_changed))
         return False
 
     def _style(self, index: int) -> Style:
@@ -133,25 +148,49 @@ class StreamingText(Widget, can_focus=False):
             style = self._styles[index] = Style(meta={"turn": self.turn_id, "token": index})
         return style
 
-    def _wrap(self, number: int) -> list[Strip]:
+    def _wrap(self, number: int, start: int = 0) -> tuple[list[Strip], list[int]]:
+        """Paragraph ``number``, from ``start`` (where one of its rows starts) on, wrapped as
+        ``Text.wrap`` wraps the whole paragraph: the rows, and the offset each starts at."""
         console = self.app.console
         base = self.rich_style
+        width = self._width
         paragraph = self._paragraphs[number]
         if not paragraph:
-            lines: Any = [Text("")]
+            return [Strip.blank(width, base)], [0]
+        spans = []
+        if self.turn_id is not None:
+            spans = [
+                Span(max(0, begin - start), end - start, self._style(index))
+                for begin, end, index in self._spans[number]
+                if end > start
+            ]
+        text = Text(paragraph[start:], style=base, end="", spans=spans)
+        if "\t" in paragraph:
+            # Text.wrap expands tabs, which moves the offsets: wrapped whole (see _resume_row)
+            lines: Any = text.wrap(console, width)
+            starts = [0] * len(lines)
         else:
-            spans = []
-            if self.turn_id is not None:
-                spans = [Span(start, end, self._style(index)) for start, end, index in self._spans[number]]
-            lines = Text(paragraph, style=base, end="", spans=spans).wrap(console, self._width)
-        return [
-            Strip(line.render(console), line.cell_len).crop_extend(0, self._width, base) for line in lines
-        ]
+            # Text.wrap's own steps for one paragraph, with the default justify and overflow
+            offsets = divide_line(text.plain, width)
+            lines = text.divide(offsets)
+            for line in lines:
+                line.rstrip_end(width)
+                line.truncate(width, overflow="fold")
+            starts = [start, *(start + offset for offset in offsets)]
+        rows = [Strip(line.render(console), line.cell_len).crop_extend(0, width, base) for line in lines]
+        return rows, starts
+
+    def _resume_row(self, number: int) -> int:
+        """How many rows of the open paragraph (``number``, wrapped into ``_last_rows``) text
+        added at its end leaves as they are: all but the last (where a word that grew may no
+        longer fit), or none with a tab in it (Text.wrap expands tabs from the paragraph's start)."""
+        kept = len(self._last_rows) - 1
+        return kept if kept > 0 and "\t" not in self._paragraphs[number] else 0
 
     def _rewrap(self, width: int) -> None:
         self._width = width
-        self._rows = [row for number in range(len(self._paragraphs) - 1) for row in self._wrap(number)]
-        self._last_rows = self._wrap(len(self._paragraphs) - 1)
+        self._rows = [row for number in range(len(self._paragraphs) - 1) for row in self._wrap(number)[0]]
+        self._last_rows, self._last_starts = self._wrap(len(self._paragraphs) - 1)
         self._reserved = max(self._reserved, len(self._rows) + len(self._last_rows))
 
     def on_resize(self) -> None:
