@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,22 @@ def test_the_engine_thread_runs_below_the_ui_thread() -> None:
     main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     engine = runner.run(threading.get_native_id)
     assert engine != threading.get_native_id()
-    assert os.getpriority(os.PRIO_PROCESS, engine) == min(19, main + runner.ENGINE_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, engine) == min(19, main + runner.engine_nice())
+
+
+def probe(env: dict[str, str]) -> dict[str, Any]:
+    """Nice values of the main thread and of every thread started while the engine ran torch."""
+    environment = {k: v for k, v in os.environ.items() if k != runner.NICE_VARIABLE} | env
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=environment,
+    )
+    seen: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return seen
 
 
 def test_torch_workers_started_from_the_engine_thread_inherit_its_priority() -> None:
@@ -62,3 +78,10 @@ def test_torch_workers_started_from_the_engine_thread_inherit_its_priority() -> 
     assert workers, "torch started no worker thread for a parallel region with 2 threads"
     # every thread started since (the engine thread, torch's workers) runs niced
     assert all(n == main + runner.ENGINE_NICE for n in threads.values()), seen
+
+
+def test_workbench_engine_nice_sets_it_and_zero_turns_it_off() -> None:
+    off = probe({runner.NICE_VARIABLE: "0"})
+    assert set(off["threads"].values()) == {off["main"]}
+    three = probe({runner.NICE_VARIABLE: "3"})
+    assert three["threads"][str(three["engine"])] == three["main"] + 3
