@@ -25,8 +25,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import TabbedContent, TabPane
-from textual.widgets._tabbed_content import ContentTabs
+from textual.widgets import TabbedContent, TabPane, Tabs
 
 from workbench import paths
 from workbench.backends.local import DecoderSlot
@@ -214,7 +213,7 @@ class WorkbenchApp(
         self._chat_header = self.query_one("#chat-header", ChatHeader)
         # The tab row is for the mouse and F2-F12: focused by Shift+Tab it took typed text
         # silently, with the message box's keys still in the key bar.
-        self._tabs.query_one(ContentTabs).can_focus = False
+        self._tabs.query_one(Tabs).can_focus = False  # (the tab row: TabbedContent's first Tabs)
         problems = register_themes(self, [paths.bundled_themes_dir(), paths.user_themes_dir()])
         if problems:
             self.notify(
