@@ -181,6 +181,8 @@ def test_chart_while_streaming(snap_compare, held_sampler, size):
         await pilot.press("enter")
         await wait_until(pilot, held_sampler.held.is_set, what="the engine to hold")
         await wait_until(pilot, lambda: app.reply is not None and len(app.reply.turn.steps) == 8)
+        # the chart takes the newest token a frame after the text (ui/chatting.py)
+        await wait_until(pilot, lambda: app.chart.step is app.reply.turn.steps[-1], what="the chart's update")
         # the message box keeps the focus while a reply streams (its cursor is in the picture)
         await wait_until(pilot, lambda: app.chat_input.has_focus, what="the message box's focus")
         freeze(app)
