@@ -203,6 +203,8 @@ class MessageView(Widget):
             body.display, stream.display, markdown.display = False, True, False
             if self.turn.status != "streaming":
                 stream.fit()
+            elif not self.paused:  # (paused, it holds no blank rows: set_paused)
+                stream.reserve_block()
             self._markdown_state = None
         elif self.token_mode:
             body.update(self._body_text())

@@ -214,6 +214,13 @@ class StreamingText(Widget, can_focus=False):
             return self._last_rows[y]
         return Strip.blank(width, self.rich_style)
 
+    def reserve_block(self) -> None:
+        """Hold a screen's height of blank rows before any text comes (a reply about to stream):
+        laid out with the reply's own mounting, its first lines then need no layout pass."""
+        if self._reserved == 0:
+            self._reserved = max(MIN_RESERVE_ROWS, self.app.size.height)
+            self.refresh(layout=True)
+
     def fit(self) -> None:
         """Give back the reserved rows (when the text has stopped growing)."""
         if self._reserved:
