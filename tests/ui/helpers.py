@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from workbench.config import Config, UiSettings
 from workbench.engine.settings import LoadSettings, SamplingSettings
@@ -21,6 +22,20 @@ async def wait_until(
             return
         await pilot.pause(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+class LayoutPasses:
+    """Counts ``screen``'s whole-screen layout passes from now on (in ``count``; may be reset)."""
+
+    def __init__(self, screen: Screen) -> None:
+        self.count = 0
+        original = screen._refresh_layout
+
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.count += 1
+            return original(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
 
 
 def greedy_config(max_new_tokens: int = 12, **ui: object) -> Config:

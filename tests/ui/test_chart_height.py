@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from tests.ui.helpers import wait_until
+from tests.ui.helpers import LayoutPasses, wait_until
 from workbench.engine.steps import Candidate, TokenStep
 from workbench.ui.widgets.chart import CandidatesChart
 
@@ -31,31 +31,24 @@ async def test_a_wobbling_line_count_asks_for_layout_only_when_growing() -> None
         chart.show_step(step(0, 5))
         await pilot.pause()
         tall = chart.outer_size.height
-        passes = 0
-        screen = app.screen
-        original = screen._refresh_layout
-
-        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal passes
-            passes += 1
-            return original(*args, **kwargs)
-
-        screen._refresh_layout = counted  # type: ignore[method-assign]
+        layout = LayoutPasses(app.screen)
         for n in range(1, 21):  # 4 candidates, 5, 4, 5, ...: the streaming wobble
             chart.show_step(step(n, 4 if n % 2 else 5))
             await pilot.pause()
-        assert passes == 0, f"{passes} whole-screen layout passes for 20 tokens of the same height or less"
+        assert layout.count == 0, (
+            f"{layout.count} whole-screen layout passes for 20 tokens of the same height or less"
+        )
         assert chart.outer_size.height == tall
         # a shorter chart that stays shorter gives its rows back after the pause
         chart.show_step(step(21, 2))
         await wait_until(pilot, lambda: chart.outer_size.height < tall)
         assert chart.outer_size.height == tall - 3
         # a taller one takes them at once
-        passes = 0
+        layout.count = 0
         chart.show_step(step(22, 5))
         await pilot.pause()
         assert chart.outer_size.height == tall
-        assert passes >= 1
+        assert layout.count >= 1
 
 
 async def test_a_new_step_is_drawn_into_rows_before_the_frame_renders() -> None:

@@ -12,7 +12,7 @@ from tests.ui.helpers import shown_text, wait_until
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
 from workbench.ui.widgets import conversation as conversation_module
-from workbench.ui.widgets.conversation import ConversationView
+from workbench.ui.widgets.conversation import ConversationView, MessageView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 MARKDOWNISH = ["*", " The", " first", "\n", "*", " The", " second", "\n\n", "#", " Title"]
@@ -52,15 +52,21 @@ class ConversationApp(App[None]):
         self.query_one(ConversationView).set_completion_mode(self.completion)
 
 
+async def show_reply(pilot, user: Turn, turn: Turn) -> tuple[ConversationView, MessageView]:
+    """The app's conversation with ``user``'s message and the reply ``turn`` added, laid out."""
+    conversation = pilot.app.query_one(ConversationView)
+    conversation.add_turn(user)
+    view = conversation.add_turn(turn)
+    await pilot.pause()
+    return conversation, view
+
+
 async def test_streaming_finished_and_resumed_replies_show_the_same_raw_text():
     user = Turn(1, "user", "List two things", None)
     turn = reply(2, MARKDOWNISH[:3], 1, status="streaming")
     app = ConversationApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        conversation = app.query_one(ConversationView)
-        conversation.add_turn(user)
-        view = conversation.add_turn(turn)
-        await pilot.pause()
+        conversation, view = await show_reply(pilot, user, turn)
         more = steps(MARKDOWNISH, 0)[3:]
         turn.steps.extend(more)
         turn.content = RAW

@@ -15,10 +15,10 @@ import torch
 
 from tests.models import smol_tokenizer, tiny_loaded
 from tests.ui.helpers import greedy_config, start_with_model, wait_until
-from tests.ui.test_plain_text_view import ConversationApp, reply, steps
+from tests.ui.test_plain_text_view import ConversationApp, reply, show_reply, steps
 from workbench.conversation import Turn
 from workbench.ui.app import WorkbenchApp
-from workbench.ui.widgets.conversation import ConversationView, MessageView
+from workbench.ui.widgets.conversation import MessageView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 HOLD_EVERY = 2  # tokens between two checks
@@ -108,10 +108,7 @@ async def test_following_scrolls_in_jumps_not_once_per_line():
     user = Turn(1, "user", "Count", None)
     turn = reply(2, ["0"], 1, status="streaming")
     async with ConversationApp().run_test(size=(80, 24)) as pilot:
-        conversation = pilot.app.query_one(ConversationView)
-        conversation.add_turn(user)
-        view = conversation.add_turn(turn)
-        await pilot.pause()
+        conversation, view = await show_reply(pilot, user, turn)
         window = conversation.scrollable_content_region.height
         jump = window // 4
         assert jump >= 2, "too short a window to tell jumps from single lines"
@@ -139,10 +136,7 @@ async def test_a_small_scroll_up_after_a_jump_stops_following():
     user = Turn(1, "user", "Count", None)
     turn = reply(2, ["0"], 1, status="streaming")
     async with ConversationApp().run_test(size=(80, 24)) as pilot:
-        conversation = pilot.app.query_one(ConversationView)
-        conversation.add_turn(user)
-        view = conversation.add_turn(turn)
-        await pilot.pause()
+        conversation, view = await show_reply(pilot, user, turn)
 
         async def add_row_and_follow(n: int) -> None:
             add_row(turn, view, n)

@@ -20,10 +20,10 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 
-from tests.ui.test_plain_text_view import ConversationApp, reply, steps
+from tests.ui.helpers import LayoutPasses
+from tests.ui.test_plain_text_view import ConversationApp, reply, show_reply, steps
 from workbench.conversation import Turn
 from workbench.ui.widgets import streaming_text
-from workbench.ui.widgets.conversation import ConversationView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 WIDTH = 24
@@ -134,20 +134,8 @@ async def test_a_streaming_reply_holds_its_rows_from_the_start_so_its_first_line
     turn = reply(2, [], 1, status="streaming")
     app = ConversationApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        conversation = app.query_one(ConversationView)
-        conversation.add_turn(user)
-        view = conversation.add_turn(turn)
-        await pilot.pause()
-        passes = 0
-        screen = app.screen
-        original = screen._refresh_layout
-
-        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal passes
-            passes += 1
-            return original(*args, **kwargs)
-
-        screen._refresh_layout = counted  # type: ignore[method-assign]
+        _, view = await show_reply(pilot, user, turn)
+        layout = LayoutPasses(app.screen)
         words = steps([" word"] * 60)  # about 5 rows at 80 columns: fewer than the reserve
         for n in range(0, 60, 5):
             turn.steps.extend(words[n : n + 5])
@@ -155,4 +143,4 @@ async def test_a_streaming_reply_holds_its_rows_from_the_start_so_its_first_line
             await pilot.pause()
         stream = view.query_one(StreamingText)
         assert 3 <= stream.text_rows < 24
-        assert passes == 0, f"{passes} whole-screen layout passes for the reply's first lines"
+        assert layout.count == 0, f"{layout.count} whole-screen layout passes for the reply's first lines"
