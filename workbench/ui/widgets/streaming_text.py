@@ -113,9 +113,8 @@ class StreamingText(Widget, can_focus=False):
         if closed and self._width:
             # those paragraphs are complete: keep their rows for good (the one that was open
             # re-wrapped from its last row on, as below)
-            kept = self._resume_row(open_paragraph)
-            start = self._last_starts[kept] if kept else 0
-            self._rows.extend(self._last_rows[:kept] + self._wrap(open_paragraph, start)[0])
+            kept, rows, _ = self._wrap_open(open_paragraph)
+            self._rows.extend(rows)
             for number in range(open_paragraph + 1, len(paragraphs) - 1):
                 self._rows.extend(self._wrap(number)[0])
             self._last_rows, self._last_starts = self._wrap(len(paragraphs) - 1)
@@ -123,23 +122,19 @@ class StreamingText(Widget, can_focus=False):
             self._rows = []  # not measured yet: everything is wrapped on the first paint
         elif self._width:
             # only the last paragraph grew: its rows but the last stay
-            kept = self._resume_row(len(paragraphs) - 1)
-            start = self._last_starts[kept] if kept else 0
-            tail, starts = self._wrap(len(paragraphs) - 1, start)
-            self._last_rows = self._last_rows[:kept] + tail
-            self._last_starts = self._last_starts[:kept] + starts
-        rows = len(self._rows) + len(self._last_rows)
-        if not self._width or rows > self._reserved:
+            kept, self._last_rows, self._last_starts = self._wrap_open(len(paragraphs) - 1)
+        count = len(self._rows) + len(self._last_rows)
+        if not self._width or count > self._reserved:
             # whole blocks of a screen's height: the height then depends on the rows alone,
             # not on how the tokens happened to be batched into appends
-            block = max(MIN_RESERVE_ROWS, self.app.size.height)
-            self._reserved = (rows // block + 1) * block
+            block = self._block()
+            self._reserved = (count // block + 1) * block
             self.refresh(layout=True)
             return True
         # repaint from the first row that changed (the rows above it stay as they were)
         first_changed += kept
-        if rows > first_changed:
-            self.refresh(Region(0, first_changed, self.size.width, rows - first_changed))
+        if count > first_changed:
+            self.refresh(Region(0, first_changed, self.size.width, count - first_changed))
         return False
 
     def _style(self, index: int) -> Style:
@@ -166,7 +161,7 @@ class StreamingText(Widget, can_focus=False):
             ]
         text = Text(paragraph[start:], style=base, end="", spans=spans)
         if "\t" in paragraph:
-            # Text.wrap expands tabs, which moves the offsets: wrapped whole (see _resume_row)
+            # Text.wrap expands tabs, which moves the offsets: wrapped whole (see _wrap_open)
             lines: Any = text.wrap(console, width)
             starts = [0] * len(lines)
         else:
@@ -180,12 +175,20 @@ class StreamingText(Widget, can_focus=False):
         rows = [Strip(line.render(console), line.cell_len).crop_extend(0, width, base) for line in lines]
         return rows, starts
 
-    def _resume_row(self, number: int) -> int:
-        """How many rows of the open paragraph (``number``, wrapped into ``_last_rows``) text
-        added at its end leaves as they are: all but the last (where a word that grew may no
-        longer fit), or none with a tab in it (Text.wrap expands tabs from the paragraph's start)."""
+    def _wrap_open(self, number: int) -> tuple[int, list[Strip], list[int]]:
+        """The open paragraph ``number`` (wrapped into ``_last_rows``) re-wrapped after text was
+        added at its end: how many of its rows stayed as they were (all but the last, where a
+        word that grew may no longer fit; none with a tab in it, as Text.wrap expands tabs from
+        the paragraph's start), then all its rows and where each starts."""
         kept = len(self._last_rows) - 1
-        return kept if kept > 0 and "\t" not in self._paragraphs[number] else 0
+        if kept <= 0 or "\t" in self._paragraphs[number]:
+            kept = 0
+        tail, starts = self._wrap(number, self._last_starts[kept] if kept else 0)
+        return kept, self._last_rows[:kept] + tail, self._last_starts[:kept] + starts
+
+    def _block(self) -> int:
+        """Rows reserved at a time: a screen's height."""
+        return max(MIN_RESERVE_ROWS, self.app.size.height)
 
     def _rewrap(self, width: int) -> None:
         self._width = width
@@ -218,7 +221,7 @@ class StreamingText(Widget, can_focus=False):
         """Hold a screen's height of blank rows before any text comes (a reply about to stream):
         laid out with the reply's own mounting, its first lines then need no layout pass."""
         if self._reserved == 0:
-            self._reserved = max(MIN_RESERVE_ROWS, self.app.size.height)
+            self._reserved = self._block()
             self.refresh(layout=True)
 
     def fit(self) -> None:
