@@ -36,6 +36,27 @@ class LayoutPasses:
             return original(*args, **kwargs)
 
         screen._refresh_layout = counted  # type: ignore[method-assign]
+        self._screen = screen
+
+    async def settle(self, pilot: Pilot, quiet_pauses: int = 3, most: int = 100) -> None:
+        """Wait out the layout passes already under way, then count from zero.
+
+        One ``pilot.pause()`` is not enough on a loaded machine: it waits for the CPU to look
+        idle, which a busy neighbour defeats, so a mount's style updates and scrollbars can
+        still be settling after it. Settled means ``quiet_pauses`` pauses in a row without a
+        pass and without one pending."""
+        quiet = 0
+        for _ in range(most):
+            before = self.count
+            await pilot.pause()
+            if self.count == before and not self._screen._layout_required:
+                quiet += 1
+                if quiet == quiet_pauses:
+                    self.count = 0
+                    return
+            else:
+                quiet = 0
+        raise AssertionError(f"the layout never settled: {self.count} passes in {most} pauses")
 
 
 def greedy_config(max_new_tokens: int = 12, **ui: object) -> Config:

@@ -32,6 +32,7 @@ async def test_a_wobbling_line_count_asks_for_layout_only_when_growing() -> None
         await pilot.pause()
         tall = chart.outer_size.height
         layout = LayoutPasses(app.screen)
+        await layout.settle(pilot)
         for n in range(1, 21):  # 4 candidates, 5, 4, 5, ...: the streaming wobble
             chart.show_step(step(n, 4 if n % 2 else 5))
             await pilot.pause()

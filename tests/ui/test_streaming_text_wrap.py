@@ -136,6 +136,7 @@ async def test_a_streaming_reply_holds_its_rows_from_the_start_so_its_first_line
     async with app.run_test(size=(80, 24)) as pilot:
         _, view = await show_reply(pilot, user, turn)
         layout = LayoutPasses(app.screen)
+        await layout.settle(pilot)  # the mount's own passes are not the first lines
         words = steps([" word"] * 60)  # about 5 rows at 80 columns: fewer than the reserve
         for n in range(0, 60, 5):
             turn.steps.extend(words[n : n + 5])
