@@ -10,8 +10,8 @@ from textual.widget import Widget
 from textual.widgets import Markdown
 
 from workbench.conversation import Turn
-from workbench.ui.widgets.conversation import MessageView
 from workbench.ui.widgets.markdown_parts import PART_CHARS, paragraph_ends, split_parts, update_in_parts
+from workbench.ui.widgets.message_view import MessageView
 
 PARAGRAPH = "The dragon opened the book and read the first line aloud, slowly, word by word. " * 3
 # paragraphs, a list, a code fence with blank lines in it, a heading, a quote and a table

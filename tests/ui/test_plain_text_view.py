@@ -11,7 +11,7 @@ from textual.widgets import Markdown, Static
 from tests.ui.helpers import shown_text, wait_until
 from workbench.conversation import Turn
 from workbench.engine.steps import TokenStep
-from workbench.ui.widgets import conversation as conversation_module
+from workbench.ui.widgets import message_view as message_view_module
 from workbench.ui.widgets.conversation import ConversationView, MessageView
 from workbench.ui.widgets.streaming_text import StreamingText
 
@@ -152,13 +152,13 @@ async def test_finishing_a_plain_reply_renders_nothing_again(monkeypatch):
     """The streamed text stays on screen when the reply ends: no render_steps of the whole
     reply, no update of the body (a 2,000-token reply cost ~100 ms of the UI thread there)."""
     rendered: list[int] = []
-    real = conversation_module.render_steps
+    real = message_view_module.render_steps
 
     def counting(steps, *args, **kwargs):
         rendered.append(len(steps))
         return real(steps, *args, **kwargs)
 
-    monkeypatch.setattr(conversation_module, "render_steps", counting)
+    monkeypatch.setattr(message_view_module, "render_steps", counting)
     user = Turn(1, "user", "List two things", None)
     turn = reply(2, MARKDOWNISH[:3], 1, status="streaming")
     app = ConversationApp()

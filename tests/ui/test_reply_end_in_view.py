@@ -18,7 +18,7 @@ from textual.widgets import Markdown
 from tests.models import tiny_loaded
 from tests.ui.helpers import greedy_config, shown_text, start_with_model, wait_until
 from workbench.ui.app import WorkbenchApp
-from workbench.ui.widgets.conversation import MessageView
+from workbench.ui.widgets.message_view import MessageView
 
 SIZES = [(100, 30), (80, 24)]
 

@@ -18,7 +18,7 @@ from tests.ui.helpers import greedy_config, start_with_model, wait_until
 from tests.ui.test_plain_text_view import ConversationApp, reply, show_reply, steps
 from workbench.conversation import Turn
 from workbench.ui.app import WorkbenchApp
-from workbench.ui.widgets.conversation import MessageView
+from workbench.ui.widgets.message_view import MessageView
 from workbench.ui.widgets.streaming_text import StreamingText
 
 HOLD_EVERY = 2  # tokens between two checks

@@ -10,7 +10,6 @@ writer thread (ui/persistence.py). Widgets are touched only on the UI thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -29,7 +28,7 @@ from textual.widgets import TabbedContent, TabPane, Tabs
 
 from workbench import paths
 from workbench.backends.local import DecoderSlot
-from workbench.config import Config, save_config
+from workbench.config import Config
 from workbench.conversation import Conversation, Turn
 from workbench.engine import gcpolicy
 from workbench.engine.settings import LoadSettings
@@ -60,7 +59,9 @@ from workbench.ui.persistence import SessionSync
 from workbench.ui.reply import Reply
 from workbench.ui.server_attach import ServerAttachMixin
 from workbench.ui.session_view import SessionViewMixin
+from workbench.ui.settings_apply import SettingsApplyMixin
 from workbench.ui.stepmode import StepModeMixin
+from workbench.ui.tab_focus import TabFocusMixin
 from workbench.ui.themes import register_themes
 from workbench.ui.widgets.chart import CandidatesChart
 from workbench.ui.widgets.chat_header import ChatHeader
@@ -105,6 +106,8 @@ class WorkbenchApp(
     SessionViewMixin,
     BranchViewMixin,
     LensViewMixin,
+    TabFocusMixin,
+    SettingsApplyMixin,
     App[int],
 ):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
@@ -236,29 +239,6 @@ class WorkbenchApp(
         self.call_after_refresh(self._replay_held_keys)
         # Torch is imported by the load worker, which starts only once the first frame is drawn.
         self.call_after_refresh(self._first_frame)
-
-    async def on_event(self, event: events.Event) -> None:
-        # Keys typed before the first frame reach the app before anything has the focus (the
-        # terminal hands over what was typed as soon as it is in raw mode): they would go to the
-        # screen and be lost. Keys typed right after F4 would go to the field losing the focus.
-        # Hold them and replay them once the right widget has the focus.
-        if self._held_keys is not None and isinstance(event, events.Key) and not event.is_forwarded:
-            self._held_keys.append(event)
-            return
-        await super().on_event(event)
-
-    async def _replay_held_keys(self) -> None:
-        keys, self._held_keys = self._held_keys or [], None
-        # In order: this runs on the app's queue, so no newer key is handled meanwhile.
-        for index, key in enumerate(keys):
-            held = self._holding()
-            if held is not None:  # that key switched tabs: hold the rest again
-                held.extend(keys[index:])
-                return
-            await super().on_event(key)
-
-    def _holding(self) -> list[events.Key] | None:
-        return self._held_keys
 
     async def action_quit(self) -> None:
         await self.end_session("quit", 0)
@@ -432,42 +412,6 @@ class WorkbenchApp(
         self.conversation_view.set_heatmap(on)
         self.notify("Heat map on: tokens coloured by probability." if on else "Heat map off.")
 
-    def action_show_tab(self, tab: str) -> None:
-        tabs = self.tabs
-        if tabs.active == tab:
-            focused = self.focused
-            if focused is None or tabs.get_pane(tab) not in focused.ancestors_with_self:
-                self.call_after_refresh(self._focus_first_in, tab)  # F2 again: back to its field
-            return
-        # Drop focus first: a focused widget left in the old pane would hand focus to its
-        # neighbour there, and TabbedContent re-activates the pane of whatever gets focus.
-        self.set_focus(None)
-        tabs.active = tab
-        if self._held_keys is None:
-            self._held_keys = []  # typed from now on: for the new tab's field
-        self.call_after_refresh(self._focus_first_in, tab)
-
-    async def _focus_first_in(self, tab: str) -> None:
-        preferred = {
-            "chat": "#chat-input",
-            "tokenizer": "#tok-input",
-            "settings": "#set-model",
-            "classify": "#cls-text",
-            "fill": "#fill-text",
-            "score": "#score-text",
-            "diff": "#diff-text",
-        }
-        if tab == "chat" and self._chooser is not None and self._chooser.waiting is not None:
-            self.set_focus(self.chart)  # a paused token: the chart holds the keys to choose it
-        else:
-            with contextlib.suppress(Exception):  # a pane without that widget: leave focus alone
-                self.set_focus(self.query_one(preferred[tab]))
-        await self._replay_held_keys()
-
-    def _tokenizer_action(self, name: str) -> None:
-        self.action_show_tab("tokenizer")
-        getattr(self._tokenizer_pane, f"action_{name}")()
-
     def action_help(self) -> None:
         from workbench.ui.screens.help import HelpScreen
 
@@ -494,29 +438,6 @@ class WorkbenchApp(
         yield from super().get_system_commands(screen)
         for title, help_text, callback in palette_commands(self):
             yield SystemCommand(title, help_text, callback)
-        yield SystemCommand(
-            "Show classify", "Label probabilities for a text (F9)", lambda: self.action_show_tab("classify")
-        )
-        yield SystemCommand(
-            "Show fill",
-            "Fill-mask: the top-k tokens for each [MASK] (F10)",
-            lambda: self.action_show_tab("fill"),
-        )
-        yield SystemCommand(
-            "Show score",
-            "Score a text: each token's p, rank and surprisal, the perplexity (F11)",
-            lambda: self.action_show_tab("score"),
-        )
-        yield SystemCommand(
-            "Score this chat",
-            "The selected (or last) reply and its whole prompt, token by token, in the Score tab",
-            self.action_score_chat,
-        )
-        yield SystemCommand(
-            "Show diff",
-            "Model against model: KL(A‖B) per token, e.g. float32 against bfloat16 (F12)",
-            lambda: self.action_show_tab("diff"),
-        )
 
     # --- token selection ------------------------------------------------------------
 
@@ -538,71 +459,6 @@ class WorkbenchApp(
             self.chart.end_preview()
             return
         self.chart.preview_step(step, f"Token {step.index + 1}/{len(turn.steps)} under the mouse")
-
-    # --- settings -------------------------------------------------------------------
-
-    def on_settings_pane_sampling_changed(self, message: SettingsPane.SamplingChanged) -> None:
-        self.sampling = message.settings
-        if self.reply is not None:  # from the next token on; a paused token is re-weighted at once
-            self.reply.update_sampling(self.sampling)
-        self.sync.update_settings(sampling=self.sampling)
-        self._update_chat_header()
-        self._save_config()
-
-    def on_settings_pane_ui_changed(self, message: SettingsPane.UiChanged) -> None:
-        old, self.ui_settings = self.ui_settings, message.ui
-        if message.ui.theme != old.theme:
-            self._apply_theme(message.ui.theme)
-        if message.ui.heatmap != old.heatmap:
-            self.conversation_view.set_heatmap(message.ui.heatmap)
-        if message.ui.top_k_shown != old.top_k_shown and self.reply is not None:
-            self.reply.set_top_k(message.ui.top_k_shown)
-        if message.ui.system_prompt != old.system_prompt:
-            self._update_prompt_view()
-        self.sync.update_settings(ui=self._session_ui())
-        self._save_config()
-
-    def on_settings_pane_load_requested(self, message: SettingsPane.LoadRequested) -> None:
-        if self.server is not None:  # back to a model in this process
-            self.detach_server()
-        self.load_model(message.load)  # saved to the config and the session once it has loaded
-
-    def on_settings_pane_server_requested(self, message: SettingsPane.ServerRequested) -> None:
-        if self.reply is not None:
-            self.reply.stop()
-        self.attach_server(message.url, message.model)
-
-    def _apply_theme(self, name: str) -> None:
-        if name in self.available_themes:
-            self.theme = name
-        else:
-            self.notify(f"There is no theme {name!r}; using {self.theme}.", severity="warning")
-
-    def watch_theme(self, theme: str) -> None:
-        # changed from the palette (on_mount's _apply_theme sets the configured one: no change)
-        if theme != self.ui_settings.theme:
-            self.ui_settings = replace(self.ui_settings, theme=theme)
-            self._save_config()
-        view = getattr(self, "_conversation_view", None)
-        if view is not None and view.heatmap:
-            view.set_heatmap(True)  # the heat map's colours come from the theme
-
-    def _session_ui(self) -> dict[str, Any]:
-        return {
-            "system_prompt": self.ui_settings.system_prompt,
-            "top_k_shown": self.ui_settings.top_k_shown,
-            "mode": "completion" if self.completion_mode else "chat",
-        }
-
-    def _save_config(self) -> None:
-        if not self.save_settings:
-            return
-        model = self._loaded_settings or self.load_settings  # never a model that failed to load
-        config = Config(model=model, sampling=self.sampling, ui=self.ui_settings)
-        try:
-            save_config(config)
-        except OSError as exc:
-            self.notify(f"Could not save settings: {exc}", severity="error")
 
     # --- helpers --------------------------------------------------------------------
 

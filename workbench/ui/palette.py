@@ -107,4 +107,25 @@ def palette_commands(app: WorkbenchApp) -> list[Command]:
             lambda: app._tokenizer_action("export"),
         ),
         ("Help", "All keys (F1)", app.action_help),
+        ("Show classify", "Label probabilities for a text (F9)", lambda: app.action_show_tab("classify")),
+        (
+            "Show fill",
+            "Fill-mask: the top-k tokens for each [MASK] (F10)",
+            lambda: app.action_show_tab("fill"),
+        ),
+        (
+            "Show score",
+            "Score a text: each token's p, rank and surprisal, the perplexity (F11)",
+            lambda: app.action_show_tab("score"),
+        ),
+        (
+            "Score this chat",
+            "The selected (or last) reply and its whole prompt, token by token, in the Score tab",
+            app.action_score_chat,
+        ),
+        (
+            "Show diff",
+            "Model against model: KL(A‖B) per token, e.g. float32 against bfloat16 (F12)",
+            lambda: app.action_show_tab("diff"),
+        ),
     ]
