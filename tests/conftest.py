@@ -36,6 +36,14 @@ def workbench_home(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.Monke
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The engine threads of the suite (in this process and in the apps it starts) at the UI
+    # thread's priority, not the app's nice +5 (engine/runner.py). The nice is for a person's
+    # view of a streaming reply. Beside CPU-bound jobs started from the same shell (the issue's
+    # two busy loops, in the same scheduling group) the niced engines got a small share of the
+    # cores, and the suite, which waits on them, was on course for about two hours against
+    # 34 minutes at nice 0. tests/unit/test_engine_priority.py checks the default in fresh
+    # processes.
+    os.environ.setdefault("WORKBENCH_ENGINE_NICE", "0")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # One torch thread in the test process. The test models are too small to gain from a
     # second one, and on a 2-core machine (beside the app's UI thread, or anything else) two
