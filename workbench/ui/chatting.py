@@ -232,7 +232,7 @@ class ChatMixin(AppHost):
             self.notify(message.notice, title="Chat template", severity="warning", timeout=10)
 
     def _drain_tokens(self) -> None:
-        """20 times a second while generating: move new tokens from the worker onto the screen."""
+        """FLUSH_HZ times a second while generating: move new tokens from the worker onto the screen."""
         reply = self.reply
         if reply is None:
             self._flush_timer.pause()
