@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # view of a streaming reply. Beside CPU-bound jobs started from the same shell (the issue's
     # two busy loops, in the same scheduling group) the niced engines got a small share of the
     # cores, and the suite, which waits on them, was on course for about two hours against
-    # 34 minutes at nice 0. tests/unit/test_engine_priority.py checks the default in fresh
+    # 37 minutes at nice 0. tests/unit/test_engine_priority.py checks the default in fresh
     # processes.
     os.environ.setdefault("WORKBENCH_ENGINE_NICE", "0")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -62,7 +62,7 @@ async def test_the_chart_and_the_streaming_text_never_share_a_frame(monkeypatch:
         # updated both). This part does not depend on timing.
         assert len(drains) >= 3 and not any(drains), drains
         # Only an event loop held up for most of a drain period (125 ms) between the two frames
-        # lets the next drain's text join the chart's frame: 0 of 11 idle, up to 2 of 20 beside
+        # lets the next drain's text join the chart's frame: 0 of 11 idle, up to 3 of 36 beside
         # two busy loops; on the old code every frame did.
         assert shared * 2 <= text_frames, (
             f"{shared} of {len(frames)} frames repainted the chart and the text together"
